@@ -1,0 +1,196 @@
+"""Telegram update handlers: small async functions, one per kind of message.
+
+The bot only receives, validates and enqueues; workers answer photos. Resources (the Redis
+connection and the photo intake) live in `context.bot_data`, opened in `post_init`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+import redis
+from rq import Queue
+from telegram import Message, Update
+from telegram.constants import ChatAction
+from telegram.error import TelegramError
+from telegram.ext import ContextTypes
+
+from bot import messages
+from bot.intake import Outcome, PhotoIntake
+from digitbot import defaults
+from digitbot.errors import BadImageError
+from digitbot.payload import Source
+from worker.decode import probe_image
+
+log = logging.getLogger(__name__)
+
+INTAKE = "intake"
+REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Greet the user and say what to send."""
+    await _reply(update, messages.START)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain what to send, with an example."""
+    await _reply(update, messages.HELP)
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Tell which model answers, how accurate it is, and how many photos wait."""
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    model_line = _model_summary(intake.connection)
+    try:
+        depth = await asyncio.to_thread(_queue_depths, intake.connection)
+        queue_line = f"Photos waiting: {depth[0]}; training jobs waiting: {depth[1]}."
+    except REDIS_ERRORS:
+        queue_line = "Queue: unreachable right now."
+    await _reply(update, f"{model_line}\n{queue_line}")
+
+
+async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take the largest size of a photo and enqueue it."""
+    message = update.effective_message
+    assert message is not None and message.photo
+    photo = message.photo[-1]
+    await _accept(update, context, photo.file_id, photo.file_size, "telegram-photo")
+
+
+async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Take a file sent as a document if Pillow can read it, whatever its declared type."""
+    message = update.effective_message
+    assert message is not None and message.document
+    document = message.document
+    await _accept(update, context, document.file_id, document.file_size, "telegram-document")
+
+
+async def on_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers are not handwriting."""
+    await _reply(update, messages.STICKER)
+
+
+async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Voice, audio, video and animations cannot be read."""
+    await _reply(update, messages.MEDIA)
+
+
+async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Typed text: explain that a photo is needed."""
+    await _reply(update, messages.TEXT_INSTEAD_OF_PHOTO)
+
+
+async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Point to /help."""
+    await _reply(update, messages.UNKNOWN_COMMAND)
+
+
+async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Anything else (locations, contacts, polls…)."""
+    if update.effective_message is not None:
+        await _reply(update, messages.OTHER)
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the error (the log filter removes the token) and tell the user if we can."""
+    log.error("error while handling an update", exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message is not None:
+        with contextlib.suppress(TelegramError):
+            await _reply(update, messages.INTERNAL_ERROR)
+
+
+async def _accept(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    file_id: str,
+    declared_size: int | None,
+    source: Source,
+) -> None:
+    message = update.effective_message
+    assert message is not None
+    if declared_size is not None and declared_size > defaults.MAX_DOWNLOAD_BYTES:
+        await _reply(update, messages.TOO_LARGE)
+        return
+    context.application.create_task(_acknowledge(context, message.chat_id))
+    try:
+        tg_file = await context.bot.get_file(file_id)
+        data = bytes(await tg_file.download_as_bytearray())
+    except TelegramError as exc:
+        log.warning("download of message %s failed: %s", message.message_id, exc)
+        await _reply(
+            update,
+            messages.TOO_LARGE if "too big" in str(exc).lower() else messages.DOWNLOAD_FAILED,
+        )
+        return
+    try:
+        probe_image(data)
+    except BadImageError as exc:
+        log.info("message %s: not a readable image: %s", message.message_id, exc)
+        await _reply(update, exc.user_message)
+        return
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    user_id = update.effective_user.id if update.effective_user else None
+    try:
+        submission = await asyncio.to_thread(
+            intake.submit,
+            data,
+            source=source,
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            user_id=user_id,
+        )
+    except REDIS_ERRORS as exc:
+        log.warning("Redis unreachable; message %s refused: %s", message.message_id, exc)
+        await _reply(update, messages.QUEUE_DOWN)
+        return
+    if submission.outcome is Outcome.BUSY:
+        await _reply(update, messages.BUSY)
+        return
+    log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
+
+
+async def _acknowledge(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:
+    """Show "typing…" while the photo is read; a failure here must not stop anything."""
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING)
+    except TelegramError as exc:
+        log.debug("chat action failed: %s", exc)
+
+
+async def _reply(update: Update, text: str) -> Message | None:
+    message = update.effective_message
+    if message is None:
+        return None
+    return await message.reply_text(text, do_quote=True)
+
+
+def _queue_depths(connection: redis.Redis) -> tuple[int, int]:
+    recognition = Queue(defaults.QUEUE_RECOGNITION, connection=connection)
+    training = Queue(defaults.QUEUE_TRAINING, connection=connection)
+    return recognition.count, training.count
+
+
+def _model_summary(connection: redis.Redis) -> str:
+    meta = _champion_metadata()
+    if not meta:
+        return "Model: none loaded yet."
+    accuracy = meta.get("test_accuracy")
+    acc_text = (
+        f"{100 * float(accuracy):.2f}% on the MNIST test set" if accuracy else "accuracy unknown"
+    )
+    return f"Model: {meta.get('version', 'unknown')} ({meta.get('arch', '?')}), {acc_text}."
+
+
+def _champion_metadata() -> dict[str, Any]:
+    try:
+        text = (resources.files("digitbot") / "models" / "champion.json").read_text()
+    except (FileNotFoundError, OSError):
+        return {}
+    data = json.loads(text)
+    return data if isinstance(data, dict) else {}

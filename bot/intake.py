@@ -1,0 +1,107 @@
+"""Accepting a photo: store its bytes in Redis and enqueue the recognition job.
+
+Runs synchronously (redis-py + RQ); the bot calls it in a thread so the event loop never blocks
+on Redis.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+import redis
+from rq import Queue, Retry
+from rq.exceptions import DuplicateJobError
+from rq.job import Callback
+
+from digitbot import defaults, keys
+from digitbot.payload import RecognitionRequest, Source, new_request_id
+
+log = logging.getLogger(__name__)
+
+SALT_KEY = f"{keys.PREFIX}:user-salt"
+
+
+class Outcome(enum.StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class Submission:
+    outcome: Outcome
+    request_id: str = ""
+    job_id: str = ""
+
+
+class PhotoIntake:
+    """Stores photos and enqueues recognition jobs by dotted path, with JSON payloads only."""
+
+    def __init__(self, connection: redis.Redis, *, max_queue_depth: int) -> None:
+        self.connection = connection
+        self.queue = Queue(
+            defaults.QUEUE_RECOGNITION,
+            connection=connection,
+            serializer=defaults.JOB_SERIALIZER,
+        )
+        self.max_queue_depth = max_queue_depth
+        self._salt: bytes | None = None
+
+    def submit(
+        self,
+        data: bytes,
+        *,
+        source: Source,
+        chat_id: int = 0,
+        message_id: int = 0,
+        user_id: int | None = None,
+        job_id: str | None = None,
+    ) -> Submission:
+        """Store the photo and enqueue its job; refuse when the queue is too deep."""
+        if self.queue.count >= self.max_queue_depth:
+            return Submission(Outcome.BUSY)
+        request_id = new_request_id()
+        if job_id is None and chat_id and message_id:
+            job_id = keys.recognition_job_id(chat_id, message_id)
+        job_id = job_id or f"req-{request_id}"
+        request = RecognitionRequest(
+            request_id=request_id,
+            photo_key=keys.photo_key(request_id),
+            source=source,
+            chat_id=chat_id,
+            message_id=message_id,
+            user_hash=self.user_hash(user_id) if user_id is not None else "",
+        )
+        self.connection.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
+        try:
+            self.queue.enqueue(
+                "worker.jobs.recognize_photo",
+                request.to_dict(),
+                job_id=job_id,
+                unique=True,
+                job_timeout=defaults.RECOGNITION_JOB_TIMEOUT_SECONDS,
+                result_ttl=defaults.RESULT_TTL_SECONDS,
+                failure_ttl=defaults.FAILURE_TTL_SECONDS,
+                retry=Retry(
+                    max=len(defaults.RECOGNITION_RETRY_INTERVALS),
+                    interval=list(defaults.RECOGNITION_RETRY_INTERVALS),
+                ),
+                on_failure=Callback("worker.jobs.on_recognition_failure"),
+                description=f"recognise {source} {request_id}",
+            )
+        except DuplicateJobError:
+            # The same Telegram message again (a re-delivered update): answered once already.
+            self.connection.delete(request.photo_key)
+            return Submission(Outcome.DUPLICATE, request_id, job_id)
+        return Submission(Outcome.ACCEPTED, request_id, job_id)
+
+    def user_hash(self, user_id: int) -> str:
+        """A salted hash of a Telegram user id; the id itself is never stored."""
+        if self._salt is None:
+            self.connection.set(SALT_KEY, secrets.token_hex(16), nx=True)
+            self._salt = self.connection.get(SALT_KEY) or b""
+        return hashlib.sha256(self._salt + str(user_id).encode()).hexdigest()[:32]

@@ -1,0 +1,39 @@
+"""Everything the bot says to users, kept apart from log messages."""
+
+START = (
+    "Hi! I read handwritten digits.\n\n"
+    "Send me a photo of a digit or a short number written on paper (or on a board), and I'll "
+    "answer with what I read and how sure I am.\n\nType /help for tips."
+)
+HELP = (
+    "How to use me:\n"
+    "• Write a digit or a number (up to 8 digits) on paper, dark pen on light paper works best.\n"
+    "• Take a photo so the writing fills a good part of the picture, and send it as a photo "
+    "or as an image file.\n"
+    '• I answer like this: "42 — 98.7% sure".\n\n'
+    'Example: photograph a sticky note with 7 on it → I reply "7 — 99.3% sure".\n\n'
+    "Commands: /start, /help, /stats (which model answers and how busy I am)."
+)
+READING = "Reading your digits…"
+TEXT_INSTEAD_OF_PHOTO = (
+    "I read handwriting from photos, not typed text. Send me a photo of a handwritten digit "
+    "or number (see /help)."
+)
+STICKER = "Nice sticker! I can only read handwritten digits, though: send me a photo of one."
+MEDIA = (
+    "I can't read voice, audio, video or animations. Send me a still photo of a handwritten "
+    "digit instead."
+)
+UNKNOWN_COMMAND = "I don't know that command. Try /help."
+OTHER = "I only read photos of handwritten digits. Send me one (see /help)."
+TOO_LARGE = (
+    "That file is larger than 20 MB, the most a Telegram bot may download. Please send it as a "
+    "photo (Telegram compresses it) or a smaller file."
+)
+QUEUE_DOWN = (
+    "I can't reach my work queue right now, so I couldn't take your photo. "
+    "Please send it again in a minute."
+)
+BUSY = "I'm very busy right now. Please send your photo again in a minute."
+DOWNLOAD_FAILED = "I couldn't download your file from Telegram. Please send it again."
+INTERNAL_ERROR = "Something went wrong on my side. Please try again in a minute."

@@ -1,0 +1,91 @@
+"""The `digitbot` command line. Each sub-command imports only what it needs, so `digitbot bot`
+never loads TensorFlow."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from digitbot import __version__, defaults
+from digitbot.errors import ConfigurationError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitbot", description="Read handwritten digits.")
+    parser.add_argument("--version", action="version", version=f"digitbot {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run everything on this machine (embedded Redis if needed)")
+    up.add_argument("--workers", type=int, default=1, help="recognition worker processes")
+    up.add_argument("--redis-port", type=int, default=defaults.EMBEDDED_REDIS_PORT)
+
+    sub.add_parser("bot", help="run the Telegram bot (long polling)")
+
+    worker = sub.add_parser("worker", help="run RQ worker processes on this host")
+    worker.add_argument("--processes", type=int, default=1)
+    worker.add_argument(
+        "--queues",
+        default=defaults.QUEUE_RECOGNITION,
+        help="comma-separated queue names (e.g. recognition,training)",
+    )
+
+    predict = sub.add_parser("predict", help="read digits in image files locally (no Redis)")
+    predict.add_argument("--json", action="store_true", help="one JSON object per line")
+    predict.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
+    predict.add_argument("files", nargs="+")
+
+    try:
+        from training.commands import add_train_parser
+    except ImportError:  # training code absent in a slim (bot-only) install
+        pass
+    else:
+        add_train_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except ConfigurationError as exc:
+        print(f"digitbot {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from digitbot.logs import configure_logging
+    from digitbot.settings import Settings
+
+    settings = Settings.from_env()
+    if args.command == "up":
+        from digitbot.up import run_up
+
+        return run_up(settings, workers=args.workers, redis_port=args.redis_port)
+    if args.command == "bot":
+        from bot.app import run
+
+        configure_logging("bot")
+        return run(settings)
+    if args.command == "worker":
+        from worker.supervisor import WorkerPool
+
+        configure_logging("worker")
+        queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+        return WorkerPool(settings.require_redis_url(), queues, args.processes).run()
+    if args.command == "predict":
+        from worker.predict_cli import run_predict
+
+        return run_predict(args.files, as_json=args.json, model_path=args.model)
+    if args.command == "train":
+        from training.commands import run_train
+
+        configure_logging("train")
+        return run_train(args)
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

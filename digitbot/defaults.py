@@ -1,0 +1,44 @@
+"""Every tunable of digitbot as a named constant; settings and call sites may override them."""
+
+# Queues. Recognition jobs are short (tens of ms); training jobs are long and live apart so a
+# retraining never delays an answer.
+QUEUE_RECOGNITION = "recognition"
+QUEUE_TRAINING = "training"
+
+# RQ's JSON serializer: jobs carry plain data only, so no pickle from the queue is ever loaded.
+JOB_SERIALIZER = "rq.serializers.JSONSerializer"
+
+# A recognition job must stay short: SimpleWorker sends no heartbeat while it runs.
+RECOGNITION_JOB_TIMEOUT_SECONDS = 60
+# Tries after the first one, and the waits between them (seconds).
+RECOGNITION_RETRY_INTERVALS = (1, 5, 15)
+# How long a finished job's result stays in Redis (seconds).
+RESULT_TTL_SECONDS = 3600
+FAILURE_TTL_SECONDS = 7 * 24 * 3600
+
+# Uploaded image bytes wait for a worker under a Redis key with this TTL (seconds).
+PHOTO_TTL_SECONDS = 6 * 3600
+# Marks that a photo was answered, so a retried job never answers twice (seconds).
+ANSWER_MARK_TTL_SECONDS = 7 * 24 * 3600
+
+# Telegram's own limit for files a bot may download.
+MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
+# Decoding limits: more pixels than this is refused as a possible decompression bomb.
+MAX_IMAGE_PIXELS = 50_000_000
+# Photos are downscaled early so the longest side is at most this many pixels.
+WORKING_MAX_SIDE = 1024
+
+# Sending answers through the Bot API.
+TELEGRAM_TIMEOUT_SECONDS = 10.0
+TELEGRAM_MAX_ATTEMPTS = 5
+TELEGRAM_MAX_RETRY_AFTER_SECONDS = 30.0
+
+# Below this overall confidence the answer says it is unsure.
+CONFIDENCE_UNSURE = 0.6
+
+# Embedded Redis for `digitbot up`.
+EMBEDDED_REDIS_HOST = "127.0.0.1"
+EMBEDDED_REDIS_PORT = 6399
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_TELEGRAM_FILE_API_URL = "https://api.telegram.org/file/bot"

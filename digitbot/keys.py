@@ -1,0 +1,38 @@
+"""Redis key names, in one place so every process agrees on them."""
+
+PREFIX = "digitbot"
+
+
+def photo_key(request_id: str) -> str:
+    """Where the bytes of an uploaded photo wait for a worker."""
+    return f"{PREFIX}:photo:{request_id}"
+
+
+def answer_key(chat_id: int, message_id: int) -> str:
+    """Marks that the photo message (chat_id, message_id) was answered."""
+    return f"{PREFIX}:answered:{chat_id}:{message_id}"
+
+
+def recognition_job_id(chat_id: int, message_id: int) -> str:
+    """One job per Telegram photo message, so a re-delivered update is never enqueued twice."""
+    return f"tg-{chat_id}-{message_id}"
+
+
+def web_result_key(request_id: str) -> str:
+    """Where the worker leaves the result of a web-page request."""
+    return f"{PREFIX}:web-result:{request_id}"
+
+
+CHAMPION_KEY = f"{PREFIX}:models:champion"
+MODEL_INDEX_KEY = f"{PREFIX}:models:index"
+
+
+def model_meta_key(version: str) -> str:
+    return f"{PREFIX}:models:meta:{version}"
+
+
+def model_blob_key(version: str) -> str:
+    return f"{PREFIX}:models:blob:{version}"
+
+
+STATS_KEY = f"{PREFIX}:stats"

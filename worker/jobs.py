@@ -1,0 +1,144 @@
+"""RQ job entry points. They take plain JSON data and are enqueued by dotted path.
+
+A recognition job reads the photo bytes the bot stored in Redis, recognises the digits and
+replies to the user's photo message. A photo is answered exactly once: a mark in Redis records
+the answer, so a retried or re-delivered job never sends a second message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+import redis
+from rq import get_current_job
+from rq.job import Job
+
+from digitbot import defaults, keys
+from digitbot.errors import BadImageError, DigitbotError
+from digitbot.payload import RecognitionRequest
+from worker.reading import read_photo
+from worker.recognize import format_answer
+from worker.runtime import get_runtime
+
+log = logging.getLogger(__name__)
+
+RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
+ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
+
+LOST_PHOTO_TEXT = "Sorry, I lost track of your photo before I could read it. Please send it again."
+APOLOGY_TEXT = (
+    "Sorry, I couldn't read your photo because of a problem on my side. "
+    "Please send it again in a minute."
+)
+MARK_SENDING = "sending"
+MARK_SENT = "sent"
+
+
+def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
+    """Recognise the digits in a stored photo and deliver the answer."""
+    started = time.monotonic()
+    request = RecognitionRequest.from_dict(request_data)
+    connection = _connection()
+    if request.is_telegram and _already_answered(connection, request):
+        log.info("request %s already answered; skipping", request.request_id)
+        return {"skipped": "already answered"}
+
+    data = connection.get(request.photo_key)
+    if data is None:
+        log.warning("request %s: photo %s expired or lost", request.request_id, request.photo_key)
+        result: dict[str, Any] = {"text": "", "error": "photo-missing"}
+        _deliver(connection, request, LOST_PHOTO_TEXT, result)
+        return result
+
+    runtime = get_runtime()
+    model = runtime.model
+    try:
+        reading = read_photo(bytes(data), model)
+    except BadImageError as exc:
+        log.info("request %s: bad image: %s", request.request_id, exc)
+        result = {"text": "", "error": type(exc).__name__, "model_version": model.version}
+        _deliver(connection, request, exc.user_message, result)
+        return result
+
+    recognition = reading.recognition
+    result = recognition.to_dict()
+    result["seconds"] = round(time.monotonic() - started, 4)
+    log.info(
+        "request %s: read %r (%.3f) with %s in %.1f ms",
+        request.request_id, recognition.text, recognition.confidence, model.version,
+        1000 * (time.monotonic() - started),
+    )  # fmt: skip
+    _deliver(connection, request, format_answer(recognition), result)
+    return result
+
+
+def on_recognition_failure(
+    job: Job, connection: redis.Redis, exc_type: type, exc_value: BaseException, tb: Any
+) -> None:
+    """RQ calls this on every failed try; after the last one, the user gets an apology."""
+    if job.retries_left:
+        log.warning(
+            "job %s failed (%s); %d tries left", job.id, exc_type.__name__, job.retries_left
+        )
+        return
+    log.error("job %s failed for good: %s: %s", job.id, exc_type.__name__, exc_value)
+    try:
+        request = RecognitionRequest.from_dict(job.args[0])
+    except (IndexError, TypeError, KeyError):
+        return
+    text = exc_value.user_message if isinstance(exc_value, DigitbotError) else APOLOGY_TEXT
+    try:
+        _deliver(connection, request, text, {"text": "", "error": exc_type.__name__})
+    except Exception:  # the apology itself failed; the job stays in the failed registry
+        log.exception("could not send the apology for job %s", job.id)
+
+
+def _connection() -> redis.Redis:
+    job = get_current_job()
+    if job is None:
+        raise RuntimeError("recognize_photo must run inside an RQ job")
+    return job.connection
+
+
+def _already_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:
+    mark = connection.get(keys.answer_key(request.chat_id, request.message_id))
+    return mark is not None and mark.startswith(MARK_SENT.encode())
+
+
+def _deliver(
+    connection: redis.Redis, request: RecognitionRequest, text: str, result: dict[str, Any]
+) -> None:
+    """Send the answer to Telegram, or store it for the web page."""
+    if not request.is_telegram:
+        connection.set(
+            keys.web_result_key(request.request_id),
+            json.dumps({"answer": text, **result}),
+            ex=defaults.RESULT_TTL_SECONDS,
+        )
+        return
+    mark_key = keys.answer_key(request.chat_id, request.message_id)
+    if _already_answered(connection, request):
+        return
+    connection.set(mark_key, MARK_SENDING, ex=defaults.ANSWER_MARK_TTL_SECONDS)
+    message = get_runtime().replier.send_message(
+        request.chat_id, text, reply_to_message_id=request.message_id
+    )
+    _mark_sent(connection, mark_key, int(message.get("message_id", 0)))
+    result["answer"] = text
+    result["answer_message_id"] = message.get("message_id")
+
+
+def _mark_sent(connection: redis.Redis, mark_key: str, message_id: int) -> None:
+    """Record the answer; retried briefly so a Redis blip here does not cause a second answer."""
+    for attempt in range(20):
+        try:
+            connection.set(
+                mark_key, f"{MARK_SENT}:{message_id}", ex=defaults.ANSWER_MARK_TTL_SECONDS
+            )
+            return
+        except redis.exceptions.ConnectionError:
+            time.sleep(min(0.25 * (attempt + 1), 2.0))
+    log.error("could not record the answer in %s; a retry might answer twice", mark_key)

@@ -1,0 +1,158 @@
+"""Sending answers through the Telegram Bot API from a worker.
+
+Workers reply themselves (the bot only receives), over plain HTTP to the same `TELEGRAM_API_URL`
+the bot uses, so a self-hosted Bot API server or the tests' stand-in works end to end.
+Flood control (429) is honoured with its `retry_after`; 5xx answers and timeouts are retried a
+few times with backoff; other 4xx answers are final. Errors never carry the URL (it holds the
+token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from digitbot import defaults
+from digitbot.errors import DeliveryError
+
+log = logging.getLogger(__name__)
+
+BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+class TelegramReplier:
+    """A small synchronous Bot API client for the few methods a worker needs."""
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = defaults.DEFAULT_TELEGRAM_API_URL,
+        *,
+        timeout: float = defaults.TELEGRAM_TIMEOUT_SECONDS,
+        max_attempts: int = defaults.TELEGRAM_MAX_ATTEMPTS,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._base = f"{api_url}{token}/"
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._client = httpx.Client(timeout=timeout)
+
+    def close(self) -> None:
+        self._client.close()
+
+    def send_message(
+        self,
+        chat_id: int,
+        text: str,
+        *,
+        reply_to_message_id: int | None = None,
+        reply_markup: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Send a text message (a reply when `reply_to_message_id` is given); return the Message."""
+        params: dict[str, Any] = {"chat_id": chat_id, "text": text}
+        self._add_reply(params, reply_to_message_id, reply_markup)
+        return self.call("sendMessage", params)
+
+    def send_photo(
+        self,
+        chat_id: int,
+        png: bytes,
+        *,
+        caption: str = "",
+        reply_to_message_id: int | None = None,
+        reply_markup: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"chat_id": chat_id, "caption": caption}
+        self._add_reply(params, reply_to_message_id, reply_markup)
+        return self.call("sendPhoto", params, files={"photo": ("reading.png", png, "image/png")})
+
+    def edit_message_text(
+        self,
+        chat_id: int,
+        message_id: int,
+        text: str,
+        *,
+        reply_markup: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, Any] = {"chat_id": chat_id, "message_id": message_id, "text": text}
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+        return self.call("editMessageText", params)
+
+    @staticmethod
+    def _add_reply(
+        params: dict[str, Any], reply_to: int | None, reply_markup: dict[str, Any] | None
+    ) -> None:
+        if reply_to:
+            # Still answer if the user deleted the photo meanwhile.
+            params["reply_parameters"] = {
+                "message_id": reply_to,
+                "allow_sending_without_reply": True,
+            }
+        if reply_markup is not None:
+            params["reply_markup"] = reply_markup
+
+    def call(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> Any:
+        """Call a Bot API method with retries; return its `result` or raise DeliveryError."""
+        last_problem = "no attempt made"
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                response = self._post(method, params, files)
+            except httpx.TimeoutException:
+                last_problem = f"{method} timed out"
+            except httpx.TransportError as exc:
+                last_problem = f"{method} failed: {type(exc).__name__}"
+            else:
+                body = _json_body(response)
+                if response.status_code == 200 and body.get("ok"):
+                    return body.get("result")
+                description = str(body.get("description", response.reason_phrase))
+                if response.status_code == 429:
+                    retry_after = float(body.get("parameters", {}).get("retry_after", 1))
+                    wait = min(retry_after, defaults.TELEGRAM_MAX_RETRY_AFTER_SECONDS)
+                    log.warning("%s: flood control, retrying in %.1f s", method, wait)
+                    self._sleep(wait)
+                    continue
+                if response.status_code < 500:
+                    raise DeliveryError(f"{method} refused ({response.status_code}): {description}")
+                last_problem = f"{method} answered {response.status_code}: {description}"
+            if attempt < self._max_attempts:
+                wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
+                log.warning("%s; retry %d in %.1f s", last_problem, attempt, wait)
+                self._sleep(wait)
+        raise DeliveryError(f"{last_problem} after {self._max_attempts} attempts")
+
+    def _post(
+        self,
+        method: str,
+        params: dict[str, Any],
+        files: dict[str, tuple[str, bytes, str]] | None,
+    ) -> httpx.Response:
+        url = self._base + method
+        if files:
+            # Multipart: nested values travel JSON-encoded, as the Bot API expects.
+            form = {
+                k: (json.dumps(v) if isinstance(v, dict | list) else str(v))
+                for k, v in params.items()
+            }
+            return self._client.post(url, data=form, files=files)
+        return self._client.post(url, json=params)
+
+
+def _json_body(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
