@@ -36,3 +36,12 @@ def model_blob_key(version: str) -> str:
 
 
 STATS_KEY = f"{PREFIX}:stats"
+
+# Retraining: the last run's outcome (JSON) and the fixed job id that deduplicates triggers.
+LAST_TRAINING_KEY = f"{PREFIX}:training:last"
+RETRAIN_JOB_ID = "retrain-digitnet"
+RETRAIN_JOB = "training.jobs.retrain"
+
+
+def rate_limit_key(scope: str, client: str) -> str:
+    return f"{PREFIX}:rate:{scope}:{client}"

@@ -65,6 +65,10 @@ def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
 
     recognition = reading.recognition
     result = recognition.to_dict()
+    if not request.is_telegram:
+        # The web page shows what the model saw: each 28x28 input as rows of 0..255.
+        crops = (reading.preprocessed.crops * 255).round().astype("uint8")
+        result["inputs"] = [crop.tolist() for crop in crops]
     result["seconds"] = round(time.monotonic() - started, 4)
     log.info(
         "request %s: read %r (%.3f) with %s in %.1f ms",
