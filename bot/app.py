@@ -13,6 +13,7 @@ from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    CallbackQueryHandler,
     CommandHandler,
     MessageHandler,
     filters,
@@ -72,6 +73,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("stats", handlers.stats))
+    application.add_handler(CallbackQueryHandler(handlers.on_explain, pattern=r"^explain:"))
     application.add_handler(MessageHandler(filters.PHOTO, handlers.on_photo))
     application.add_handler(MessageHandler(filters.Sticker.ALL, handlers.on_sticker))
     media = filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION

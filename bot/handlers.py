@@ -97,6 +97,29 @@ async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await _reply(update, messages.OTHER)
 
 
+async def on_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The "how I read it" button: enqueue the explanation picture."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    request_id = query.data.removeprefix("explain:")
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    message = query.message
+    if message is None:
+        await query.answer(messages.EXPLAIN_GONE)
+        return
+    try:
+        queued = await asyncio.to_thread(
+            intake.request_explanation,
+            request_id,
+            chat_id=message.chat.id,
+            reply_to_message_id=message.message_id,
+        )
+    except REDIS_ERRORS:
+        await query.answer(messages.QUEUE_DOWN, show_alert=True)
+        return
+    await query.answer(messages.EXPLAINING if queued else messages.EXPLAIN_PENDING)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the error (the log filter removes the token) and tell the user if we can."""
     log.error("error while handling an update", exc_info=context.error)

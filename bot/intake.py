@@ -99,6 +99,31 @@ class PhotoIntake:
             return Submission(Outcome.DUPLICATE, request_id, job_id)
         return Submission(Outcome.ACCEPTED, request_id, job_id)
 
+    def request_explanation(
+        self, request_id: str, *, chat_id: int, reply_to_message_id: int
+    ) -> bool:
+        """Enqueue the "how I read it" picture; False when one is already queued."""
+        if not request_id.isalnum():
+            return False
+        try:
+            self.queue.enqueue(
+                "worker.jobs.explain_photo",
+                {
+                    "request_id": request_id,
+                    "chat_id": chat_id,
+                    "reply_to_message_id": reply_to_message_id,
+                },
+                job_id=f"explain-{request_id}",
+                unique=True,
+                job_timeout=defaults.RECOGNITION_JOB_TIMEOUT_SECONDS,
+                result_ttl=60,
+                failure_ttl=defaults.FAILURE_TTL_SECONDS,
+                description=f"explain {request_id}",
+            )
+        except DuplicateJobError:
+            return False
+        return True
+
     def user_hash(self, user_id: int) -> str:
         """A salted hash of a Telegram user id; the id itself is never stored."""
         if self._salt is None:

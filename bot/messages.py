@@ -37,3 +37,6 @@ QUEUE_DOWN = (
 BUSY = "I'm very busy right now. Please send your photo again in a minute."
 DOWNLOAD_FAILED = "I couldn't download your file from Telegram. Please send it again."
 INTERNAL_ERROR = "Something went wrong on my side. Please try again in a minute."
+EXPLAINING = "Drawing how I read it…"
+EXPLAIN_PENDING = "Already on it."
+EXPLAIN_GONE = "That answer is too old to explain."

@@ -19,6 +19,7 @@ from rq.job import Job
 from digitbot import defaults, keys
 from digitbot.errors import BadImageError, DigitbotError
 from digitbot.payload import RecognitionRequest
+from worker.explain import render_explanation
 from worker.reading import read_photo
 from worker.recognize import format_answer
 from worker.runtime import get_runtime
@@ -26,7 +27,13 @@ from worker.runtime import get_runtime
 log = logging.getLogger(__name__)
 
 RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
+EXPLAIN_PHOTO = "worker.jobs.explain_photo"
 ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
+EXPLAIN_BUTTON_TEXT = "🔍 How I read it"
+EXPLAIN_EXPIRED_TEXT = (
+    "I no longer keep that photo (photos are deleted a few hours after the answer), so I can't "
+    "show how I read it. Send it again to get a fresh reading."
+)
 
 LOST_PHOTO_TEXT = "Sorry, I lost track of your photo before I could read it. Please send it again."
 APOLOGY_TEXT = (
@@ -75,8 +82,38 @@ def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
         request.request_id, recognition.text, recognition.confidence, model.version,
         1000 * (time.monotonic() - started),
     )  # fmt: skip
-    _deliver(connection, request, format_answer(recognition), result)
+    markup = explain_markup(request.request_id)
+    _deliver(connection, request, format_answer(recognition), result, reply_markup=markup)
     return result
+
+
+def explain_photo(data: dict[str, Any]) -> dict[str, Any]:
+    """Send the "how I read it" picture for an answered photo, as a reply to the answer."""
+    request_id = str(data["request_id"])
+    chat_id = int(data["chat_id"])
+    reply_to = int(data.get("reply_to_message_id") or 0) or None
+    connection = _connection()
+    runtime = get_runtime()
+    photo = connection.get(keys.photo_key(request_id))
+    if photo is None:
+        runtime.replier.send_message(chat_id, EXPLAIN_EXPIRED_TEXT, reply_to_message_id=reply_to)
+        return {"error": "photo-missing"}
+    model = runtime.model
+    reading = read_photo(bytes(photo), model)
+    pre = reading.preprocessed
+    png = render_explanation(pre.stages["gray"], pre.crops, pre.boxes, reading.recognition)
+    caption = format_answer(reading.recognition).split("\n")[0]
+    runtime.replier.send_photo(chat_id, png, caption=caption, reply_to_message_id=reply_to)
+    return {"text": reading.recognition.text, "png_bytes": len(png)}
+
+
+def explain_markup(request_id: str) -> dict[str, Any]:
+    """The inline keyboard under an answer."""
+    return {
+        "inline_keyboard": [
+            [{"text": EXPLAIN_BUTTON_TEXT, "callback_data": f"explain:{request_id}"}]
+        ]
+    }
 
 
 def on_recognition_failure(
@@ -113,7 +150,12 @@ def _already_answered(connection: redis.Redis, request: RecognitionRequest) -> b
 
 
 def _deliver(
-    connection: redis.Redis, request: RecognitionRequest, text: str, result: dict[str, Any]
+    connection: redis.Redis,
+    request: RecognitionRequest,
+    text: str,
+    result: dict[str, Any],
+    *,
+    reply_markup: dict[str, Any] | None = None,
 ) -> None:
     """Send the answer to Telegram, or store it for the web page."""
     if not request.is_telegram:
@@ -128,7 +170,7 @@ def _deliver(
         return
     connection.set(mark_key, MARK_SENDING, ex=defaults.ANSWER_MARK_TTL_SECONDS)
     message = get_runtime().replier.send_message(
-        request.chat_id, text, reply_to_message_id=request.message_id
+        request.chat_id, text, reply_to_message_id=request.message_id, reply_markup=reply_markup
     )
     _mark_sent(connection, mark_key, int(message.get("message_id", 0)))
     result["answer"] = text

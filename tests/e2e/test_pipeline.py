@@ -1,0 +1,154 @@
+"""Photo in, answer out: the real bot, workers and Redis against the stand-in Bot API."""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from bot import messages
+from digitbot.errors import CorruptImageError, NotAnImageError
+from tests.e2e.conftest import Stack
+from tests.support.photos import corrupt_jpeg, digit_photo, mnist_test_digits
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.slow
+
+ANSWER_TIMEOUT = 60.0
+
+
+def answers_to(stack: Stack, chat_id: int, message_id: int) -> list:
+    return [
+        r for r in stack.standin.sent(chat_id=chat_id, method="sendMessage")
+        if r.reply_to_message_id == message_id
+    ]  # fmt: skip
+
+
+def wait_for_answer(stack: Stack, chat_id: int, message_id: int) -> str:
+    assert wait_until(lambda: answers_to(stack, chat_id, message_id), timeout=ANSWER_TIMEOUT), (
+        f"no answer to message {message_id} in chat {chat_id}\n"
+        f"bot log:\n{stack.bot.log()[-3000:]}\nworkers log:\n{stack.workers.log()[-3000:]}"
+    )
+    return answers_to(stack, chat_id, message_id)[0].text
+
+
+def picked_digits(count: int, offset: int = 0) -> list[tuple[np.ndarray, int]]:
+    x, y = mnist_test_digits()
+    return [(x[i], int(y[i])) for i in range(offset, offset + count)]
+
+
+def test_several_users_at_once_each_photo_answered_once_with_right_digit(stack: Stack) -> None:
+    digits = picked_digits(12)
+    sent: list[tuple[int, int, int]] = []  # chat, message, label
+    lock = threading.Lock()
+
+    def user(user_index: int) -> None:
+        chat_id = 2000 + user_index
+        for k in range(3):
+            image, label = digits[user_index * 3 + k]
+            as_document = k == 1
+            data = digit_photo(image, seed=user_index * 10 + k, document=as_document)
+            if as_document:
+                message_id = stack.standin.user_sends_document(
+                    chat_id, data, file_name=f"digit{k}.png", mime_type="image/png"
+                )
+            else:
+                message_id = stack.standin.user_sends_photo(chat_id, data)
+            with lock:
+                sent.append((chat_id, message_id, label))
+
+    threads = [threading.Thread(target=user, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    latencies = []
+    for chat_id, message_id, label in sent:
+        text = wait_for_answer(stack, chat_id, message_id)
+        assert text.startswith(f"{label} — "), f"expected {label}, got {text!r}"
+        answer = answers_to(stack, chat_id, message_id)[0]
+        latencies.append(answer.t - stack.standin.update_time(chat_id, message_id))
+    time.sleep(1.0)  # a duplicate would arrive within this
+    for chat_id, message_id, _ in sent:
+        assert len(answers_to(stack, chat_id, message_id)) == 1
+    assert all(0 < t < ANSWER_TIMEOUT for t in latencies)
+    print(
+        f"\nphoto->answer latency over {len(latencies)} photos: "
+        f"p50 {1000 * statistics.median(latencies):.0f} ms, max {1000 * max(latencies):.0f} ms"
+    )
+
+
+def test_answers_carry_the_explain_button_and_it_sends_a_picture(stack: Stack) -> None:
+    ((image, label),) = picked_digits(1, offset=40)
+    chat_id = 3100
+    message_id = stack.standin.user_sends_photo(chat_id, digit_photo(image, seed=3))
+    wait_for_answer(stack, chat_id, message_id)
+    answer = answers_to(stack, chat_id, message_id)[0]
+    button = answer.reply_markup["inline_keyboard"][0][0]
+    assert button["callback_data"].startswith("explain:")
+    stack.standin.user_presses_button(chat_id, answer.message_id, button["callback_data"])
+    photos = stack.standin.wait_for(
+        lambda r: r.method == "sendPhoto" and r.chat_id == chat_id, timeout=ANSWER_TIMEOUT
+    )
+    assert photos[0].reply_to_message_id == answer.message_id
+    assert photos[0].photo is not None and photos[0].photo[:8] == b"\x89PNG\r\n\x1a\n"
+    assert photos[0].caption.startswith(f"{label} — ")
+
+
+def test_text_sticker_and_bad_files_each_get_their_explanation(stack: Stack) -> None:
+    chat_id = 3000
+    standin = stack.standin
+    cases = {
+        standin.user_sends_text(chat_id, "what is this?"): messages.TEXT_INSTEAD_OF_PHOTO,
+        standin.user_sends_sticker(chat_id): messages.STICKER,
+        standin.user_sends_text(chat_id, "/help"): messages.HELP,
+        standin.user_sends_document(
+            chat_id, b"%PDF-1.4 not an image", file_name="x.jpg", mime_type="image/jpeg"
+        ): NotAnImageError.user_message,
+        standin.user_sends_document(
+            chat_id, b"\x00" * 100, file_name="big.png", mime_type="image/png",
+            declared_size=21 * 1024 * 1024,
+        ): messages.TOO_LARGE,
+        standin.user_sends_document(
+            chat_id, corrupt_jpeg(), file_name="broken.jpg", mime_type="image/jpeg"
+        ): CorruptImageError.user_message,
+    }  # fmt: skip
+    for message_id, expected in cases.items():
+        assert wait_for_answer(stack, chat_id, message_id) == expected
+    time.sleep(0.5)
+    for message_id in cases:
+        assert len(answers_to(stack, chat_id, message_id)) == 1
+
+
+def test_redis_restart_loses_nothing_that_was_accepted(stack: Stack) -> None:
+    chat_id = 4000
+    digits = picked_digits(6, offset=20)
+    connection = stack.connection()
+    accepted: list[tuple[int, int]] = []
+
+    stack.pause_workers()
+    try:
+        for image, label in digits[:4]:
+            accepted.append((stack.standin.user_sends_photo(chat_id, digit_photo(image)), label))
+        assert wait_until(lambda: connection.llen("rq:queue:recognition") >= 4, timeout=30)
+
+        stack.redis_server.stop()
+        refused = stack.standin.user_sends_photo(chat_id, digit_photo(digits[4][0]))
+        assert wait_for_answer(stack, chat_id, refused) == messages.QUEUE_DOWN
+
+        stack.redis_server.start()
+        image, label = digits[5]
+        accepted.append((stack.standin.user_sends_photo(chat_id, digit_photo(image)), label))
+        assert wait_until(lambda: connection.llen("rq:queue:recognition") >= 5, timeout=30)
+    finally:
+        stack.resume_workers()
+
+    for message_id, label in accepted:
+        assert wait_for_answer(stack, chat_id, message_id).startswith(f"{label} — ")
+    time.sleep(1.0)
+    for message_id, _ in [*accepted, (refused, 0)]:
+        assert len(answers_to(stack, chat_id, message_id)) == 1

@@ -1,0 +1,84 @@
+"""Phone-like test photos of real handwritten digits (MNIST test set), made by the tests.
+
+A digit is upscaled, drawn as dark ink on light paper with uneven light and a little noise, and
+saved as JPEG, the way a phone would send it. The paper and ink vary with the seed.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEST_HOME = REPO_ROOT / ".digitbot" / "test-home"
+
+
+@lru_cache(maxsize=1)
+def mnist_test_digits() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST's test digits (never its training digits), cached under .digitbot/test-home."""
+    from training.datasets import load_mnist
+
+    data = load_mnist(TEST_HOME)
+    return data.x_test, data.y_test
+
+
+def digit_photo(
+    digit_image: np.ndarray,
+    *,
+    seed: int = 0,
+    size: tuple[int, int] = (800, 600),
+    document: bool = False,
+) -> bytes:
+    """Render a 28×28 MNIST digit (ink bright) as a JPEG photo of dark ink on paper."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    paper = 200 + 30 * rng.random()
+    gradient = 25 * (xx / width - 0.5) * rng.choice([-1, 1]) + 15 * (yy / height - 0.5)
+    background = paper + gradient + rng.normal(0, 3, size=(height, width))
+    digit_side = int(rng.integers(int(height * 0.35), int(height * 0.6)))
+    ink = Image.fromarray(digit_image).resize((digit_side, digit_side), Image.BICUBIC)
+    ink = ink.filter(ImageFilter.GaussianBlur(1.2))
+    mask = np.asarray(ink, dtype=np.float32) / 255.0
+    x0 = int(rng.integers(width // 6, width - digit_side - width // 6))
+    y0 = int(rng.integers(height // 8, height - digit_side - height // 8))
+    ink_tone = 40 + 30 * rng.random()
+    region = background[y0 : y0 + digit_side, x0 : x0 + digit_side]
+    background[y0 : y0 + digit_side, x0 : x0 + digit_side] = region * (1 - mask) + ink_tone * mask
+    rgb = np.stack([background, background * 0.98, background * 0.93], axis=-1)
+    image = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    out = io.BytesIO()
+    image.save(out, format="PNG" if document else "JPEG", quality=85)
+    return out.getvalue()
+
+
+def number_photo(digit_images: list[np.ndarray], *, seed: int = 0) -> bytes:
+    """Several digits side by side on one photo (a handwritten number)."""
+    gap = 4
+    row = np.zeros((28, 28 * len(digit_images) + gap * (len(digit_images) - 1)), np.uint8)
+    for index, image in enumerate(digit_images):
+        row[:, index * (28 + gap) : index * (28 + gap) + 28] = image
+    rng = np.random.default_rng(seed)
+    width, height = 1000, 600
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    background = 215 + 15 * (xx / width - 0.5) + rng.normal(0, 3, size=(height, width))
+    scale = 6
+    ink = Image.fromarray(row).resize((row.shape[1] * scale, 28 * scale), Image.BICUBIC)
+    mask = np.asarray(ink.filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32) / 255.0
+    x0, y0 = (width - mask.shape[1]) // 2, (height - mask.shape[0]) // 2
+    region = background[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
+    background[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = region * (1 - mask) + 50 * mask
+    out = io.BytesIO()
+    Image.fromarray(np.clip(background, 0, 255).astype(np.uint8)).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def corrupt_jpeg(seed: int = 0) -> bytes:
+    """A JPEG cut off after its first third."""
+    x, _ = mnist_test_digits()
+    data = digit_photo(x[0], seed=seed)
+    return data[: len(data) // 3]

@@ -1,0 +1,477 @@
+"""Tests of the stand-in Telegram Bot API, driven by the real PTB client and plain httpx."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image, ImageDraw
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters, Update
+from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
+
+from tests.support.telegram_standin import SentRecord, TelegramStandIn
+
+TOKEN = "123456:TEST-standin-token_abcdefghijklmnop"
+CHAT = 4242
+
+
+@pytest.fixture
+def standin() -> Iterator[TelegramStandIn]:
+    with TelegramStandIn(TOKEN) as server:
+        yield server
+        assert server.internal_errors == []
+
+
+def make_bot(standin: TelegramStandIn, token: str = TOKEN) -> Bot:
+    return Bot(token, base_url=standin.api_url, base_file_url=standin.file_url)
+
+
+def digit_jpeg(width: int = 640, height: int = 480) -> bytes:
+    image = Image.new("RGB", (width, height), "white")
+    ImageDraw.Draw(image).line(
+        [(width // 2, height // 5), (width // 2, height * 4 // 5)], "black", 25
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def api(standin: TelegramStandIn, method: str, **kwargs: Any) -> httpx.Response:
+    """Call a method the way the workers do: a plain httpx POST."""
+    return httpx.post(f"{standin.api_url}{TOKEN}/{method}", timeout=5, **kwargs)
+
+
+# --------------------------------------------------------------------------- PTB's Bot
+
+
+def test_get_me_returns_the_bot_user(standin: TelegramStandIn) -> None:
+    async def scenario() -> Any:
+        async with make_bot(standin) as bot:
+            return await bot.get_me()
+
+    me = asyncio.run(scenario())
+    assert me.id == 123456
+    assert me.is_bot
+    assert me.username == "digitbot_test_bot"
+
+
+def test_user_photo_arrives_through_get_updates(standin: TelegramStandIn) -> None:
+    photo = digit_jpeg(1280, 960)
+    message_id = standin.user_sends_photo(CHAT, photo, caption="mine")
+
+    async def scenario() -> tuple[Update, ...]:
+        async with make_bot(standin) as bot:
+            return await bot.get_updates(timeout=0)
+
+    (update,) = asyncio.run(scenario())
+    message = update.effective_message
+    assert message is not None
+    assert message.message_id == message_id
+    assert message.chat.id == CHAT and message.chat.type == "private"
+    assert message.from_user is not None and message.from_user.id == CHAT
+    assert message.caption == "mine"
+    assert 2 <= len(message.photo) <= 3
+    widths = [size.width for size in message.photo]
+    assert widths == sorted(widths)
+    largest = message.photo[-1]
+    assert (largest.width, largest.height) == (1280, 960)
+    assert largest.file_size == len(photo)
+    assert standin.update_time(CHAT, message_id) <= time.monotonic()
+
+
+def test_get_file_downloads_the_exact_bytes(standin: TelegramStandIn) -> None:
+    photo = digit_jpeg()
+    standin.user_sends_photo(CHAT, photo)
+    standin.user_sends_document(
+        CHAT, b"tiny", file_name="huge.png", mime_type="image/png", declared_size=21_000_000
+    )
+
+    async def scenario() -> tuple[bytes, bytes, str]:
+        async with make_bot(standin) as bot:
+            photo_update, document_update = await bot.get_updates()
+            assert photo_update.message and document_update.message
+            small = await (await photo_update.message.photo[0].get_file()).download_as_bytearray()
+            large = await (await photo_update.message.photo[-1].get_file()).download_as_bytearray()
+            document = document_update.message.document
+            assert document is not None and document.file_size == 21_000_000
+            with pytest.raises(BadRequest, match="(?i)file is too big") as too_big:
+                await document.get_file()
+            return bytes(small), bytes(large), str(too_big.value)
+
+    small, large, _ = asyncio.run(scenario())
+    assert large == photo
+    assert Image.open(io.BytesIO(small)).width < 640  # a real thumbnail
+    assert standin.calls("download") == 2
+
+
+def test_send_message_replies_are_recorded(standin: TelegramStandIn) -> None:
+    photo_id = standin.user_sends_photo(CHAT, digit_jpeg())
+
+    async def scenario() -> tuple[int, int]:
+        async with make_bot(standin) as bot:
+            first = await bot.send_message(CHAT, "7 — 99.3% sure", reply_to_message_id=photo_id)
+            second = await bot.send_message(
+                CHAT, "again", reply_parameters=ReplyParameters(message_id=photo_id)
+            )
+            assert first.reply_to_message and first.reply_to_message.message_id == photo_id
+            assert first.reply_to_message.photo  # the replied-to message is embedded
+            return first.message_id, second.message_id
+
+    first_id, second_id = asyncio.run(scenario())
+    records = standin.sent(CHAT, "sendMessage")
+    assert [r.text for r in records] == ["7 — 99.3% sure", "again"]
+    assert [r.reply_to_message_id for r in records] == [photo_id, photo_id]
+    assert [r.message_id for r in records] == [first_id, second_id] == [photo_id + 1, photo_id + 2]
+    latency = records[0].t - standin.update_time(CHAT, photo_id)
+    assert 0 <= latency < 5
+
+
+def test_send_photo_upload_records_bytes_and_inline_keyboard(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    picture = digit_jpeg(280, 280)
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("Wrong?", callback_data="fix:1")]])
+
+    async def scenario() -> Any:
+        async with make_bot(standin) as bot:
+            return await bot.send_photo(
+                CHAT,
+                picture,
+                caption="<b>7</b> — how I read it",
+                parse_mode="HTML",
+                reply_markup=keyboard,
+            )
+
+    message = asyncio.run(scenario())
+    assert message.caption == "7 — how I read it"
+    assert message.reply_markup == keyboard
+    (record,) = standin.sent(CHAT, "sendPhoto")
+    assert record.photo == picture
+    assert record.caption == "7 — how I read it"
+    assert record.reply_markup == keyboard.to_dict()
+
+
+def test_injected_429_raises_retry_after(
+    standin: TelegramStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22 warns when retry_after is read as int
+    standin.open_chat(CHAT)
+    standin.fail_next("sendMessage", status=429, retry_after=3)
+
+    async def scenario() -> None:
+        async with make_bot(standin) as bot:
+            with pytest.raises(RetryAfter) as raised:
+                await bot.send_message(CHAT, "hello")
+            assert raised.value.retry_after == dtm.timedelta(seconds=3)
+            await bot.send_message(CHAT, "hello")  # the fault was used up
+
+    asyncio.run(scenario())
+    assert standin.calls("sendMessage") == 2
+    assert [r.status for r in standin.requests_log if r.method == "sendMessage"] == [429, 200]
+    body = api(standin, "getMe").json()  # and the raw envelope looks like Telegram's
+    assert body["ok"] is True
+    standin.fail_next("getMe", status=429, retry_after=7)
+    assert api(standin, "getMe").json() == {
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
+        "parameters": {"retry_after": 7},
+    }
+
+
+def test_server_errors_and_slow_answers(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    standin.fail_next("sendMessage", status=500)
+    standin.fail_next("sendChatAction", status=502)
+
+    async def scenario() -> None:
+        async with make_bot(standin) as bot:
+            with pytest.raises(NetworkError, match="Internal Server Error"):
+                await bot.send_message(CHAT, "x")
+            with pytest.raises(NetworkError, match="Bad Gateway"):
+                await bot.send_chat_action(CHAT, "typing")
+            standin.delay_next("sendMessage", 1.0)
+            with pytest.raises(TimedOut):
+                await bot.send_message(CHAT, "slow", read_timeout=0.2)
+
+    asyncio.run(scenario())
+    # A slow Telegram still delivers what it timed out on.
+    assert standin.wait_for(lambda r: r.text == "slow", timeout=3)
+
+
+def test_wrong_token_and_unknown_method(standin: TelegramStandIn) -> None:
+    async def scenario() -> None:
+        async with make_bot(standin, token="999:wrong") as bot:
+            await bot.get_me()
+
+    with pytest.raises(InvalidToken):
+        asyncio.run(scenario())
+    response = httpx.post(f"{standin.api_url}999:wrong/getMe")
+    assert response.status_code == 401
+    assert response.json() == {"ok": False, "error_code": 401, "description": "Unauthorized"}
+    response = api(standin, "sendTelepathy")
+    assert response.status_code == 404
+    assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
+
+
+def test_long_poll_returns_promptly_when_an_update_arrives(standin: TelegramStandIn) -> None:
+    sent_at: list[float] = []
+
+    def user_later() -> None:
+        time.sleep(0.3)
+        sent_at.append(time.monotonic())
+        standin.user_sends_text(CHAT, "/start")
+
+    async def scenario() -> tuple[float, tuple[Update, ...]]:
+        async with make_bot(standin) as bot:
+            threading.Thread(target=user_later).start()
+            updates = await bot.get_updates(timeout=10)
+            return time.monotonic(), updates
+
+    returned_at, updates = asyncio.run(scenario())
+    assert returned_at - sent_at[0] < 0.5
+    message = updates[0].message
+    assert message is not None and message.text == "/start"
+    assert message.entities[0].type == "bot_command"
+
+
+def test_offset_confirms_and_a_second_poller_conflicts(standin: TelegramStandIn) -> None:
+    standin.user_sends_text(CHAT, "one")
+    standin.user_sends_text(CHAT, "two")
+
+    async def scenario() -> None:
+        # Two Bot objects: a Bot's own connection pool holds a single connection.
+        async with make_bot(standin) as bot, make_bot(standin) as other_instance:
+            first, second = await bot.get_updates()
+            assert (await bot.get_updates(offset=second.update_id))[0].update_id == second.update_id
+            assert await bot.get_updates(offset=second.update_id + 1) == ()
+            waiting = asyncio.create_task(bot.get_updates(timeout=5))
+            await asyncio.sleep(0.2)
+            await other_instance.get_updates(timeout=0)
+            with pytest.raises(Conflict, match="(?i)terminated by other getUpdates"):
+                await waiting
+
+    asyncio.run(scenario())
+
+
+def test_stop_does_not_hang_on_open_long_polls() -> None:
+    standin = TelegramStandIn(TOKEN).start()
+    url = f"{standin.api_url}{TOKEN}/getUpdates"
+    errors: list[BaseException] = []
+
+    def poll() -> None:
+        try:
+            httpx.post(url, json={"timeout": 30}, timeout=40)
+        except httpx.HTTPError as exc:
+            errors.append(exc)
+
+    pollers = [threading.Thread(target=poll) for _ in range(5)]
+    for poller in pollers:
+        poller.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    standin.stop()
+    assert time.monotonic() - started < 2
+    for poller in pollers:
+        poller.join(timeout=5)
+        assert not poller.is_alive()
+
+
+def test_webhook_delivery_with_secret_header_and_retry(standin: TelegramStandIn) -> None:
+    received: list[tuple[str | None, dict[str, Any]]] = []
+    answers = iter([500, 200, 200])
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((self.headers.get("X-Telegram-Bot-Api-Secret-Token"), json.loads(body)))
+            self.send_response(next(answers))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    hook = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hook.serve_forever, daemon=True).start()
+    try:
+
+        async def scenario() -> Any:
+            async with make_bot(standin) as bot:
+                url = f"http://127.0.0.1:{hook.server_address[1]}/telegram"
+                await bot.set_webhook(url, secret_token="s3cret-Token_1")
+                message_id = standin.user_sends_text(CHAT, "via webhook")
+                deadline = time.monotonic() + 5
+                while len(received) < 2 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.02)
+                with pytest.raises(Conflict):
+                    await bot.get_updates()
+                info = await bot.get_webhook_info()
+                await bot.delete_webhook()
+                return message_id, info
+
+        message_id, info = asyncio.run(scenario())
+    finally:
+        hook.shutdown()
+        hook.server_close()
+    assert len(received) == 2  # one failed attempt, one retry
+    assert received[0] == received[1]
+    secret, update = received[1]
+    assert secret == "s3cret-Token_1"
+    assert update["message"]["message_id"] == message_id
+    assert Update.de_json(update, None).message.text == "via webhook"  # type: ignore[union-attr]
+    assert info.pending_update_count == 0
+    assert info.last_error_message == "Wrong response from the webhook: 500"
+
+
+def test_edits_follow_telegram_rules(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+
+    async def scenario() -> None:
+        async with make_bot(standin) as bot:
+            with pytest.raises(BadRequest, match="(?i)message to edit not found"):
+                await bot.edit_message_text("x", chat_id=CHAT, message_id=999)
+            sent = await bot.send_message(
+                CHAT,
+                "reading…",
+                reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("a", callback_data="a")]]),
+            )
+            edited = await bot.edit_message_text("7", chat_id=CHAT, message_id=sent.message_id)
+            assert edited.text == "7" and edited.reply_markup is None  # keyboard dropped
+            with pytest.raises(BadRequest, match="(?i)message is not modified"):
+                await bot.edit_message_text("7", chat_id=CHAT, message_id=sent.message_id)
+            with pytest.raises(BadRequest, match="(?i)Character '.' is reserved"):
+                await bot.send_message(CHAT, "7 — 99.3% sure", parse_mode="MarkdownV2")
+            ok = await bot.send_message(CHAT, r"*7* — 99\.3% sure", parse_mode="MarkdownV2")
+            assert ok.text == "7 — 99.3% sure"
+            with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+                await bot.send_message(
+                    CHAT,
+                    "x",
+                    reply_markup=InlineKeyboardMarkup(
+                        [[InlineKeyboardButton("long", callback_data="x" * 65)]]
+                    ),
+                )
+            with pytest.raises(BadRequest, match="(?i)chat not found"):
+                await bot.send_message(CHAT + 1, "nobody there")
+
+    asyncio.run(scenario())
+    assert [r.text for r in standin.edits] == ["7"]
+
+
+def test_worker_style_json_and_form_posts(standin: TelegramStandIn) -> None:
+    photo_id = standin.user_sends_photo(CHAT, digit_jpeg())
+    as_json = api(
+        standin,
+        "sendMessage",
+        json={"chat_id": CHAT, "text": "4", "reply_parameters": {"message_id": photo_id}},
+    )
+    as_form = api(
+        standin,
+        "sendMessage",
+        data={
+            "chat_id": str(CHAT),
+            "text": "2",
+            "reply_parameters": json.dumps({"message_id": photo_id}),
+        },
+    )
+    as_multipart = api(
+        standin,
+        "sendPhoto",
+        data={"chat_id": str(CHAT), "caption": "3", "reply_to_message_id": str(photo_id)},
+        files={"photo": ("p.jpg", digit_jpeg(100, 100), "image/jpeg")},
+    )
+    for response in (as_json, as_form, as_multipart):
+        assert response.status_code == 200, response.text
+        assert response.json()["result"]["reply_to_message"]["message_id"] == photo_id
+    records = standin.wait_for(lambda r: r.reply_to_message_id == photo_id, count=3, timeout=1)
+    assert [r.body for r in records] == ["4", "2", "3"]
+
+
+def test_buttons_and_commands(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+
+    async def scenario() -> None:
+        async with make_bot(standin) as bot:
+            await bot.set_my_commands([("start", "Say hello"), ("retrain", "Rebuild the model")])
+            assert [c.command for c in await bot.get_my_commands()] == ["start", "retrain"]
+            sent = await bot.send_message(
+                CHAT,
+                "Was 7 right?",
+                reply_markup=InlineKeyboardMarkup(
+                    [[InlineKeyboardButton("No", callback_data="no")]]
+                ),
+            )
+            query_id = standin.user_presses_button(CHAT, sent.message_id, "no")
+            (update,) = await bot.get_updates()
+            query = update.callback_query
+            assert query is not None and query.id == query_id and query.data == "no"
+            assert query.message is not None and query.message.message_id == sent.message_id
+            await bot.answer_callback_query(query_id, text="Thanks!")
+            with pytest.raises(BadRequest, match="(?i)query is too old"):
+                await bot.answer_callback_query(query_id)
+
+    asyncio.run(scenario())
+    assert standin.sent(CHAT, "answerCallbackQuery")[0].text == "Thanks!"
+    with pytest.raises(ValueError, match="no button"):
+        standin.user_presses_button(CHAT, 1, "yes")
+
+
+def test_real_application_answers_commands_and_photos(standin: TelegramStandIn) -> None:
+    photo = digit_jpeg()
+
+    async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        await update.message.reply_text("hello")
+
+    async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None
+        file = await update.message.photo[-1].get_file()
+        data = await file.download_as_bytearray()
+        await update.message.reply_text(f"{len(data)} bytes", do_quote=True)
+
+    async def scenario() -> list[SentRecord]:
+        app = (
+            ApplicationBuilder()
+            .token(TOKEN)
+            .base_url(standin.api_url)
+            .base_file_url(standin.file_url)
+            .build()
+        )
+        app.add_handler(CommandHandler("start", start))
+        app.add_handler(MessageHandler(filters.PHOTO, on_photo))
+        async with app:
+            assert app.updater is not None
+            await app.updater.start_polling(poll_interval=0.0, timeout=1)
+            await app.start()
+            standin.user_sends_text(CHAT, "/start")
+            standin.user_sends_sticker(CHAT)  # no handler: ignored
+            standin.user_sends_photo(CHAT, photo)
+            records = await asyncio.to_thread(
+                standin.wait_for, lambda r: r.method == "sendMessage", count=2, timeout=10
+            )
+            await app.updater.stop()
+            await app.stop()
+        return records
+
+    records = asyncio.run(scenario())
+    assert sorted(r.body for r in records) == sorted(["hello", f"{len(photo)} bytes"])
+    photo_answer = next(r for r in records if r.body.endswith("bytes"))
+    assert photo_answer.reply_to_message_id == 3  # /start=1, sticker=2, photo=3
+    assert standin.calls("deleteWebhook") == 1  # start_polling clears any webhook first
+
+
+def test_wait_for_timeout_explains_what_was_sent(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    api(standin, "sendMessage", json={"chat_id": CHAT, "text": "something else"})
+    with pytest.raises(AssertionError, match="something else"):
+        standin.wait_for(lambda r: r.text == "never", timeout=0.1)

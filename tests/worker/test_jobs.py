@@ -1,0 +1,152 @@
+"""Recognition jobs run by a real RQ SimpleWorker (burst) on a real Redis, replying to the
+stand-in Bot API: right answer, exactly once, clear messages for bad input, apologies on failure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import redis
+from rq import Queue
+from rq.registry import FailedJobRegistry
+
+from bot.intake import PhotoIntake
+from digitbot import defaults, keys
+from digitbot.errors import CorruptImageError
+from digitbot.settings import Settings
+from tests.conftest import FAKE_TOKEN
+from tests.support.photos import corrupt_jpeg, digit_photo, mnist_test_digits
+from tests.support.telegram_standin import TelegramStandIn
+from worker import jobs
+from worker.model import load_shipped_model
+from worker.rq_worker import DigitWorker
+from worker.runtime import WorkerRuntime, set_runtime
+
+
+@pytest.fixture(scope="module")
+def shipped_model():  # type: ignore[no-untyped-def]
+    return load_shipped_model()
+
+
+@pytest.fixture()
+def standin() -> Iterator[TelegramStandIn]:
+    with TelegramStandIn(FAKE_TOKEN) as server:
+        yield server
+
+
+@pytest.fixture()
+def runtime(
+    standin: TelegramStandIn, redis_conn: redis.Redis, shipped_model
+) -> Iterator[WorkerRuntime]:  # type: ignore[no-untyped-def]
+    settings = Settings(telegram_token=FAKE_TOKEN, telegram_api_url=standin.api_url)
+    runtime = WorkerRuntime(settings, connection=redis_conn, model=shipped_model)
+    set_runtime(runtime)
+    yield runtime
+    set_runtime(None)
+
+
+def drain(connection: redis.Redis) -> None:
+    queue = Queue(
+        defaults.QUEUE_RECOGNITION, connection=connection, serializer=defaults.JOB_SERIALIZER
+    )
+    DigitWorker([queue], connection=connection).work(burst=True)
+
+
+def test_photo_is_answered_with_its_digit_as_a_reply(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    x, y = mnist_test_digits()
+    message_id = standin.user_sends_photo(9, digit_photo(x[7], seed=2))
+    PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        digit_photo(x[7], seed=2), source="telegram-photo", chat_id=9, message_id=message_id
+    )
+    drain(redis_conn)
+    sent = standin.sent(chat_id=9, method="sendMessage")
+    assert len(sent) == 1
+    assert sent[0].text.startswith(f"{int(y[7])} — ")
+    assert sent[0].reply_to_message_id == message_id
+    mark = redis_conn.get(keys.answer_key(9, message_id))
+    assert mark is not None and mark.startswith(b"sent:")
+
+
+def test_a_job_run_twice_answers_once(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    x, _ = mnist_test_digits()
+    data = digit_photo(x[1])
+    intake = PhotoIntake(redis_conn, max_queue_depth=10)
+    submission = intake.submit(data, source="telegram-photo", chat_id=9, message_id=50)
+    drain(redis_conn)
+    queue = Queue(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
+    job = queue.fetch_job(submission.job_id)
+    assert job is not None
+    queue.enqueue_job(job)  # the same job delivered again (e.g. a requeue after a crash)
+    drain(redis_conn)
+    assert len(standin.sent(chat_id=9, method="sendMessage")) == 1
+    assert job.return_value() == {"skipped": "already answered"}
+
+
+def test_corrupt_photo_gets_its_explanation(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        corrupt_jpeg(), source="telegram-document", chat_id=9, message_id=60
+    )
+    drain(redis_conn)
+    sent = standin.sent(chat_id=9, method="sendMessage")
+    assert [r.text for r in sent] == [CorruptImageError.user_message]
+
+
+def test_expired_photo_is_not_silent(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        b"x", source="telegram-photo", chat_id=9, message_id=70
+    )
+    redis_conn.delete(keys.photo_key(submission.request_id))
+    drain(redis_conn)
+    assert [r.text for r in standin.sent(chat_id=9)] == [jobs.LOST_PHOTO_TEXT]
+
+
+def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(data: bytes, model: object) -> None:
+        raise RuntimeError("model exploded")
+
+    monkeypatch.setattr(jobs, "read_photo", broken)
+    monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
+    x, _ = mnist_test_digits()
+    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        digit_photo(x[0]), source="telegram-photo", chat_id=9, message_id=80
+    )
+    drain(redis_conn)
+    assert [r.text for r in standin.sent(chat_id=9)] == [jobs.APOLOGY_TEXT]
+    failed = FailedJobRegistry(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
+    assert submission.job_id in failed.get_job_ids()
+
+
+def test_web_request_result_is_stored_with_model_inputs(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    import json
+
+    x, y = mnist_test_digits()
+    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        digit_photo(x[11]), source="web-upload"
+    )
+    drain(redis_conn)
+    raw = redis_conn.get(keys.web_result_key(submission.request_id))
+    assert raw is not None
+    result = json.loads(raw)
+    assert result["text"] == str(int(y[11]))
+    assert result["answer"].startswith(f"{int(y[11])} — ")
+    assert len(result["inputs"]) == 1 and len(result["inputs"][0]) == 28
+    assert standin.sent() == []
