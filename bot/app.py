@@ -29,6 +29,7 @@ COMMANDS = [
     BotCommand("start", "what this bot does"),
     BotCommand("help", "how to photograph a digit"),
     BotCommand("stats", "which model answers, queue depth"),
+    BotCommand("retrain", "retrain the model (operators only)"),
 ]
 
 
@@ -41,6 +42,7 @@ def build_application(settings: Settings) -> Application:
         connection = redis.Redis.from_url(
             redis_url, socket_connect_timeout=1, socket_timeout=3, health_check_interval=10
         )
+        application.bot_data[handlers.SETTINGS] = settings
         application.bot_data[handlers.INTAKE] = PhotoIntake(
             connection, max_queue_depth=settings.max_queue_depth
         )
@@ -73,6 +75,7 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("start", handlers.start))
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("stats", handlers.stats))
+    application.add_handler(CommandHandler("retrain", handlers.retrain))
     application.add_handler(CallbackQueryHandler(handlers.on_explain, pattern=r"^explain:"))
     application.add_handler(MessageHandler(filters.PHOTO, handlers.on_photo))
     application.add_handler(MessageHandler(filters.Sticker.ALL, handlers.on_sticker))

@@ -25,11 +25,14 @@ from bot.intake import Outcome, PhotoIntake
 from digitbot import defaults
 from digitbot.errors import BadImageError
 from digitbot.payload import Source
+from digitbot.retrain import TriggerOutcome, request_retraining
+from digitbot.settings import Settings
 from worker.decode import probe_image
 
 log = logging.getLogger(__name__)
 
 INTAKE = "intake"
+SETTINGS = "settings"
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -53,6 +56,28 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     except REDIS_ERRORS:
         queue_line = "Queue: unreachable right now."
     await _reply(update, f"{model_line}\n{queue_line}")
+
+
+async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Queue a retraining (admins only); the training job reports progress to this chat."""
+    settings: Settings = context.bot_data[SETTINGS]
+    user = update.effective_user
+    if not settings.is_admin(user.id if user else None):
+        await _reply(update, messages.RETRAIN_REFUSED)
+        return
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    chat_id = update.effective_chat.id if update.effective_chat else 0
+    try:
+        trigger = await asyncio.to_thread(
+            request_retraining, intake.connection, requested_by="bot", chat_id=chat_id
+        )
+    except REDIS_ERRORS:
+        await _reply(update, messages.QUEUE_DOWN)
+        return
+    if trigger.outcome is TriggerOutcome.QUEUED:
+        await _reply(update, messages.RETRAIN_QUEUED)
+    else:
+        await _reply(update, messages.RETRAIN_ALREADY.format(status=trigger.status))
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

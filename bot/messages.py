@@ -40,3 +40,12 @@ INTERNAL_ERROR = "Something went wrong on my side. Please try again in a minute.
 EXPLAINING = "Drawing how I read it…"
 EXPLAIN_PENDING = "Already on it."
 EXPLAIN_GONE = "That answer is too old to explain."
+RETRAIN_REFUSED = (
+    "Sorry, only the bot's operators can start a retraining. Your corrections still help: "
+    "they go into the next scheduled one."
+)
+RETRAIN_QUEUED = (
+    "Retraining queued. I'll tell you here when it starts, how it goes, and whether the new "
+    "model is promoted."
+)
+RETRAIN_ALREADY = "A retraining is already {status}; I won't start a second one."

@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
     predict.add_argument("files", nargs="+")
 
+    models = sub.add_parser("models", help="list, show, promote or roll back model versions")
+    models.add_argument("action", choices=["list", "show", "promote", "rollback", "history"])
+    models.add_argument("version", nargs="?")
+
+    sub.add_parser("retrain", help="queue a retraining of digitnet (deduplicated)")
+    sub.add_parser("scheduler", help="queue retraining on DIGITBOT_RETRAIN_CRON")
+
     try:
         from training.commands import add_train_parser
     except ImportError:  # training code absent in a slim (bot-only) install
@@ -79,6 +86,20 @@ def dispatch(args: argparse.Namespace) -> int:
         from worker.predict_cli import run_predict
 
         return run_predict(args.files, as_json=args.json, model_path=args.model)
+    if args.command in ("models", "retrain", "scheduler"):
+        import redis
+
+        connection = redis.Redis.from_url(settings.require_redis_url(), socket_connect_timeout=3)
+        if args.command == "scheduler":
+            from digitbot.scheduler import RetrainScheduler, schedule_from_env
+
+            configure_logging("scheduler")
+            return RetrainScheduler(connection, schedule_from_env()).run()
+        from digitbot.models_cli import run_models, run_retrain
+
+        if args.command == "retrain":
+            return run_retrain(connection)
+        return run_models(connection, args.action, args.version)
     if args.command == "train":
         from training.commands import run_train
 

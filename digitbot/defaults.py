@@ -42,3 +42,9 @@ EMBEDDED_REDIS_PORT = 6399
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_API_URL = "https://api.telegram.org/file/bot"
+
+# Retraining.
+RETRAIN_CRON = "0 3 * * 0"  # Sundays at 03:00 (server time)
+RETRAIN_JOB_TIMEOUT_SECONDS = 3 * 3600
+RETRAIN_AFTER_CORRECTIONS = 200  # an automatic retraining once this many new corrections arrived
+SCHEDULER_POLL_SECONDS = 5.0

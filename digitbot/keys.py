@@ -45,3 +45,7 @@ RETRAIN_JOB = "training.jobs.retrain"
 
 def rate_limit_key(scope: str, client: str) -> str:
     return f"{PREFIX}:rate:{scope}:{client}"
+
+
+NEW_CORRECTIONS_KEY = f"{PREFIX}:corrections:new-since-training"
+SCHEDULER_HEARTBEAT_KEY = f"{PREFIX}:scheduler:heartbeat"

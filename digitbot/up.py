@@ -63,6 +63,8 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int) -> int:
     cli = [sys.executable, "-m", "digitbot.cli"]
     components = [
         Component("workers", [*cli, "worker", "--processes", str(workers)]),
+        Component("trainer", [*cli, "worker", "--queues", "training"]),
+        Component("scheduler", [*cli, "scheduler"]),
     ]
     if settings.telegram_token:
         try:
@@ -125,7 +127,8 @@ def _print_summary(redis_url: str, workers: int, settings: Settings, embedded: b
     lines = [
         "digitbot is up:",
         f"  Redis      {redis_url}{' (embedded)' if embedded else ''}",
-        f"  workers    {workers} recognition process(es)",
+        f"  workers    {workers} recognition process(es), 1 training process",
+        "  scheduler  retraining on DIGITBOT_RETRAIN_CRON (default Sundays 03:00)",
     ]
     if settings.telegram_token:
         lines.append(f"  bot        polling {settings.telegram_api_url}<token>/getUpdates")
