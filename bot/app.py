@@ -6,7 +6,13 @@ and starts in about a second; workers do the reading and answer the user themsel
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import os
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import redis
 from telegram import BotCommand, Update
@@ -21,6 +27,8 @@ from telegram.ext import (
 
 from bot import handlers
 from bot.intake import PhotoIntake
+from digitbot import keys
+from digitbot.errors import ConfigurationError
 from digitbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,9 +58,15 @@ def build_application(settings: Settings) -> Application:
             await application.bot.set_my_commands(COMMANDS)
         except Exception as exc:  # cosmetic; the bot works without a command menu
             log.warning("could not set the command menu: %s", exc)
+        application.bot_data[HEARTBEAT_TASK] = asyncio.create_task(_heartbeat(connection))
         log.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
+        task: asyncio.Task[None] | None = application.bot_data.get(HEARTBEAT_TASK)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         intake: PhotoIntake | None = application.bot_data.get(handlers.INTAKE)
         if intake is not None:
             intake.connection.close()
@@ -88,8 +102,60 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(handlers.on_error)
 
 
-def run(settings: Settings) -> int:
-    """Run the bot with long polling until SIGINT/SIGTERM."""
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Webhook mode: Telegram POSTs updates to `url`, which a reverse proxy forwards to
+    `listen:port`; the secret token proves a request comes from Telegram."""
+
+    url: str
+    listen: str = "127.0.0.1"
+    port: int = 8443
+    secret_token: str = ""
+
+    @classmethod
+    def from_args(cls, url: str, listen: str, port: int) -> WebhookOptions:
+        secret = os.environ.get("DIGITBOT_WEBHOOK_SECRET", "")
+        if len(secret) < 16 or not secret.replace("_", "").replace("-", "").isalnum():
+            raise ConfigurationError(
+                "webhook mode needs DIGITBOT_WEBHOOK_SECRET: 16 to 256 characters of A-Z, a-z, "
+                "0-9, _ and -. Telegram sends it with every update so forged ones are refused."
+            )
+        return cls(url=url, listen=listen, port=port, secret_token=secret)
+
+
+def run(settings: Settings, webhook: WebhookOptions | None = None) -> int:
+    """Run the bot until SIGINT/SIGTERM: long polling, or a webhook server when asked."""
     application = build_application(settings)
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    if webhook is None:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        return 0
+    path = urlsplit(webhook.url).path.lstrip("/")
+    log.info("webhook mode: listening on %s:%d/%s", webhook.listen, webhook.port, path)
+    application.run_webhook(
+        listen=webhook.listen,
+        port=webhook.port,
+        url_path=path,
+        webhook_url=webhook.url,
+        secret_token=webhook.secret_token,
+        allowed_updates=Update.ALL_TYPES,
+    )
     return 0
+
+
+HEARTBEAT_TASK = "heartbeat-task"
+HEARTBEAT_SECONDS = 15
+HEARTBEAT_TTL_SECONDS = 60
+
+
+def heartbeat_key() -> str:
+    return f"{keys.PREFIX}:heartbeat:bot:{socket.gethostname()}"
+
+
+async def _heartbeat(connection: redis.Redis) -> None:
+    """Refresh a key that health checks read; Redis being down must not stop the bot."""
+    while True:
+        with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
+            await asyncio.to_thread(
+                connection.set, heartbeat_key(), str(os.getpid()), ex=HEARTBEAT_TTL_SECONDS
+            )
+        await asyncio.sleep(HEARTBEAT_SECONDS)

@@ -20,7 +20,15 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, default=1, help="recognition worker processes")
     up.add_argument("--redis-port", type=int, default=defaults.EMBEDDED_REDIS_PORT)
 
-    sub.add_parser("bot", help="run the Telegram bot (long polling)")
+    bot = sub.add_parser("bot", help="run the Telegram bot (long polling, or --webhook)")
+    bot.add_argument(
+        "--webhook",
+        metavar="URL",
+        default=None,
+        help="public https URL Telegram posts updates to (needs DIGITBOT_WEBHOOK_SECRET)",
+    )
+    bot.add_argument("--listen", default="127.0.0.1", help="webhook server address")
+    bot.add_argument("--port", type=int, default=8443, help="webhook server port")
 
     worker = sub.add_parser("worker", help="run RQ worker processes on this host")
     worker.add_argument("--processes", type=int, default=1)
@@ -72,10 +80,13 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_up(settings, workers=args.workers, redis_port=args.redis_port)
     if args.command == "bot":
-        from bot.app import run
+        from bot.app import WebhookOptions, run
 
         configure_logging("bot")
-        return run(settings)
+        webhook = (
+            WebhookOptions.from_args(args.webhook, args.listen, args.port) if args.webhook else None
+        )
+        return run(settings, webhook)
     if args.command == "worker":
         from worker.supervisor import WorkerPool
 

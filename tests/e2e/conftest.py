@@ -3,6 +3,7 @@ stand-in Telegram Bot API on loopback (the only fake: Telegram itself is out of 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 from collections.abc import Iterator
@@ -55,17 +56,23 @@ def stack_env(standin: TelegramStandIn, redis_url: str, home: Path) -> dict[str,
     }
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    base = tmp_path_factory.mktemp("stack")
+@contextlib.contextmanager
+def running_stack(
+    base: Path,
+    *,
+    bot_args: tuple[str, ...] = (),
+    processes: int = 2,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Stack]:
+    """Start stand-in, redis-server, `digitbot worker` and `digitbot bot`; stop them after."""
     standin = TelegramStandIn(FAKE_TOKEN)
     standin.start()
     server = EmbeddedRedis(base / "redis").start()
-    env = stack_env(standin, server.url, base / "home")
+    env = {**stack_env(standin, server.url, base / "home"), **(extra_env or {})}
     workers = ManagedProcess(
-        "workers", digitbot_command("worker", "--processes", "2"), env, base
+        "workers", digitbot_command("worker", "--processes", str(processes)), env, base
     ).start()
-    bot = ManagedProcess("bot", digitbot_command("bot"), env, base).start()
+    bot = ManagedProcess("bot", digitbot_command("bot", *bot_args), env, base).start()
     try:
         bot.wait_for_log("ready", timeout=60)
         workers.wait_for_log("ready with model", timeout=120)
@@ -77,3 +84,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         standin.stop()
         for process in (bot, workers):
             assert FAKE_TOKEN not in process.log(), f"the token leaked into {process.name}'s log"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
