@@ -25,7 +25,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
+from bot import feedback_handlers, handlers
 from bot.intake import PhotoIntake
 from digitbot import keys
 from digitbot.errors import ConfigurationError
@@ -37,6 +37,8 @@ COMMANDS = [
     BotCommand("start", "what this bot does"),
     BotCommand("help", "how to photograph a digit"),
     BotCommand("stats", "which model answers, queue depth"),
+    BotCommand("privacy", "what I keep, and for how long"),
+    BotCommand("forget", "delete everything I kept from you"),
     BotCommand("retrain", "retrain the model (operators only)"),
 ]
 
@@ -91,6 +93,18 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("stats", handlers.stats))
     application.add_handler(CommandHandler("retrain", handlers.retrain))
     application.add_handler(CallbackQueryHandler(handlers.on_explain, pattern=r"^explain:"))
+    application.add_handler(
+        CallbackQueryHandler(
+            feedback_handlers.on_feedback_button, pattern=r"^(ok|fix|pos|dig|lbl|type):"
+        )
+    )
+    application.add_handler(
+        CallbackQueryHandler(feedback_handlers.on_review_button, pattern=r"^rv:")
+    )
+    application.add_handler(CommandHandler("forget", feedback_handlers.forget))
+    application.add_handler(CommandHandler("privacy", feedback_handlers.privacy))
+    application.add_handler(CommandHandler("feedback", feedback_handlers.feedback_summary))
+    application.add_handler(CommandHandler("review", feedback_handlers.review))
     application.add_handler(MessageHandler(filters.PHOTO, handlers.on_photo))
     application.add_handler(MessageHandler(filters.Sticker.ALL, handlers.on_sticker))
     media = filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION

@@ -21,6 +21,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
+from bot.feedback_handlers import on_typed_correction
 from bot.intake import Outcome, PhotoIntake
 from digitbot import defaults
 from digitbot.errors import BadImageError
@@ -107,7 +108,9 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Typed text: explain that a photo is needed."""
+    """Typed text: a typed correction when one was asked for, else explain a photo is needed."""
+    if await on_typed_correction(update, context):
+        return
     await _reply(update, messages.TEXT_INSTEAD_OF_PHOTO)
 
 

@@ -49,3 +49,25 @@ RETRAIN_QUEUED = (
     "model is promoted."
 )
 RETRAIN_ALREADY = "A retraining is already {status}; I won't start a second one."
+RECORDED_RIGHT = "✅ Thanks, recorded as right."
+RECORDED_CORRECTION = "✏️ Corrected to {} — thanks, recorded. It helps the next model."
+HELD_CORRECTION = (
+    "✏️ Noted: {}. I was quite sure of my reading, so a person will review this before it "
+    "is used for training."
+)
+FEEDBACK_LIMITED = "Thanks! You've sent a lot of corrections today; please try again tomorrow."
+FEEDBACK_INVALID = "That doesn't fit this answer (only the sender can correct it, digit for digit)."
+FEEDBACK_EXPIRED = "This answer is too old to correct now. Send the photo again if you like."
+TYPE_CORRECTION = "Type the right number (digits only), and I'll record it."
+FORGOTTEN = "Done: I deleted everything I kept from you ({} samples)."
+PRIVACY = (
+    "What I keep:\n"
+    '• Your photo: only until it is answered and for a few hours after, to draw "how I read '
+    'it"; then it is deleted. It is never used for training.\n'
+    "• When you press ✅ or ✏️: the small 28×28 digit images I made from your photo, the right "
+    "answer, which model answered, the time, and a salted hash of your Telegram id (not your "
+    "id, never your name). These train the next models and expire after a year.\n"
+    "• /forget deletes all of it at once."
+)
+ADMIN_ONLY = "Sorry, that command is for the bot's operators."
+NOTHING_HELD = "No corrections are waiting for review."

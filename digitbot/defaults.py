@@ -48,3 +48,11 @@ RETRAIN_CRON = "0 3 * * 0"  # Sundays at 03:00 (server time)
 RETRAIN_JOB_TIMEOUT_SECONDS = 3 * 3600
 RETRAIN_AFTER_CORRECTIONS = 200  # an automatic retraining once this many new corrections arrived
 SCHEDULER_POLL_SECONDS = 5.0
+
+# Feedback (user corrections).
+FEEDBACK_RETENTION_DAYS = 365
+PENDING_ANSWER_TTL_SECONDS = 48 * 3600  # how long an answer can be confirmed or corrected
+CORRECTIONS_PER_USER_PER_DAY = 50
+# A correction that contradicts a champion at least this sure is held for review.
+REVIEW_CONFIDENCE = 0.98
+MAX_DIGITS = 8

@@ -12,15 +12,17 @@ import logging
 import time
 from typing import Any
 
+import numpy as np
 import redis
 from rq import get_current_job
 from rq.job import Job
 
 from digitbot import defaults, keys
 from digitbot.errors import BadImageError, DigitbotError
+from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
 from worker.explain import render_explanation
-from worker.reading import read_photo
+from worker.reading import Reading, read_photo
 from worker.recognize import format_answer
 from worker.runtime import get_runtime
 
@@ -30,6 +32,8 @@ RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
 EXPLAIN_PHOTO = "worker.jobs.explain_photo"
 ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
 EXPLAIN_BUTTON_TEXT = "🔍 How I read it"
+RIGHT_BUTTON_TEXT = "✅ right"
+CORRECT_BUTTON_TEXT = "✏️ correct it"
 EXPLAIN_EXPIRED_TEXT = (
     "I no longer keep that photo (photos are deleted a few hours after the answer), so I can't "
     "show how I read it. Send it again to get a fresh reading."
@@ -82,9 +86,30 @@ def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
         request.request_id, recognition.text, recognition.confidence, model.version,
         1000 * (time.monotonic() - started),
     )  # fmt: skip
-    markup = explain_markup(request.request_id)
+    if request.is_telegram and recognition.text:
+        _remember_for_feedback(connection, request, reading)
+    markup = answer_markup(request.request_id, with_feedback=bool(recognition.text))
     _deliver(connection, request, format_answer(recognition), result, reply_markup=markup)
     return result
+
+
+def _remember_for_feedback(
+    connection: redis.Redis, request: RecognitionRequest, reading: Reading
+) -> None:
+    """Keep the crops behind this answer for a while, so the user can confirm or correct it."""
+    pre = reading.preprocessed
+    kept = {tuple(g.box) for g in reading.recognition.digits}
+    crops = [crop for crop, box in zip(pre.crops, pre.boxes, strict=True) if tuple(box) in kept]
+    FeedbackStore(connection).remember_answer(
+        PendingAnswer(
+            request_id=request.request_id,
+            text=reading.recognition.text,
+            confidences=[g.confidence for g in reading.recognition.digits],
+            model_version=reading.recognition.model_version,
+            user_hash=request.user_hash,
+            crops=(np.asarray(crops) * 255).round().astype(np.uint8),
+        )
+    )
 
 
 def explain_photo(data: dict[str, Any]) -> dict[str, Any]:
@@ -107,13 +132,16 @@ def explain_photo(data: dict[str, Any]) -> dict[str, Any]:
     return {"text": reading.recognition.text, "png_bytes": len(png)}
 
 
-def explain_markup(request_id: str) -> dict[str, Any]:
-    """The inline keyboard under an answer."""
-    return {
-        "inline_keyboard": [
-            [{"text": EXPLAIN_BUTTON_TEXT, "callback_data": f"explain:{request_id}"}]
-        ]
-    }
+def answer_markup(request_id: str, *, with_feedback: bool) -> dict[str, Any]:
+    """The inline keyboard under an answer: right / correct it, and how I read it."""
+    rows = []
+    if with_feedback:
+        rows.append([
+            {"text": RIGHT_BUTTON_TEXT, "callback_data": f"ok:{request_id}"},
+            {"text": CORRECT_BUTTON_TEXT, "callback_data": f"fix:{request_id}"},
+        ])  # fmt: skip
+    rows.append([{"text": EXPLAIN_BUTTON_TEXT, "callback_data": f"explain:{request_id}"}])
+    return {"inline_keyboard": rows}
 
 
 def on_recognition_failure(

@@ -88,7 +88,9 @@ def test_answers_carry_the_explain_button_and_it_sends_a_picture(stack: Stack) -
     message_id = stack.standin.user_sends_photo(chat_id, digit_photo(image, seed=3))
     wait_for_answer(stack, chat_id, message_id)
     answer = answers_to(stack, chat_id, message_id)[0]
-    button = answer.reply_markup["inline_keyboard"][0][0]
+    buttons = [b for row in answer.reply_markup["inline_keyboard"] for b in row]
+    assert [b["text"] for b in buttons] == ["✅ right", "✏️ correct it", "🔍 How I read it"]
+    button = buttons[-1]
     assert button["callback_data"].startswith("explain:")
     stack.standin.user_presses_button(chat_id, answer.message_id, button["callback_data"])
     photos = stack.standin.wait_for(

@@ -1,0 +1,261 @@
+"""Confirmations, corrections and privacy commands.
+
+Under each answer: "✅ right" and "✏️ correct it". Correcting offers digit buttons (per position
+for numbers) or typing the number. The answer message is edited to show what was recorded.
+Callback data (at most 64 bytes): ok:<rid>, fix:<rid>, pos:<rid>:<i>:<candidate>,
+dig:<rid>:<i>:<candidate>:<d>, lbl:<rid>:<label>, type:<rid>, rv:<sample>:<1|0>.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import messages
+from bot.intake import PhotoIntake
+from digitbot.feedback import FeedbackStore, RecordOutcome
+from digitbot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INTAKE = "intake"
+SETTINGS = "settings"
+TYPING_CORRECTION = "typing-correction"
+
+
+def _store(context: ContextTypes.DEFAULT_TYPE) -> FeedbackStore:
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    return FeedbackStore(intake.connection)
+
+
+def _user_hash(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    user = update.effective_user
+    return intake.user_hash(user.id) if user else ""
+
+
+def explain_row(request_id: str) -> list[InlineKeyboardButton]:
+    return [InlineKeyboardButton("🔍 How I read it", callback_data=f"explain:{request_id}")]
+
+
+async def on_feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Route the ok/fix/pos/dig/lbl/type buttons under an answer."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    kind, _, rest = query.data.partition(":")
+    parts = rest.split(":")
+    request_id = parts[0]
+    store = _store(context)
+    pending = await asyncio.to_thread(store.pending, request_id)
+    if pending is None:
+        await query.answer(messages.FEEDBACK_EXPIRED, show_alert=True)
+        return
+    if kind == "ok":
+        await _record(update, context, request_id, pending.text)
+    elif kind == "fix":
+        await query.answer()
+        await _edit_markup(update, _correction_keyboard(request_id, pending.text))
+    elif kind == "pos":
+        position, candidate = int(parts[1]), parts[2]
+        await query.answer()
+        await _edit_markup(update, _digit_keyboard(request_id, position, candidate))
+    elif kind == "dig":
+        position, candidate, digit = int(parts[1]), parts[2], parts[3]
+        candidate = candidate[:position] + digit + candidate[position + 1 :]
+        if len(candidate) == 1:
+            await _record(update, context, request_id, candidate)
+            return
+        await query.answer()
+        await _edit_markup(update, _correction_keyboard(request_id, candidate))
+    elif kind == "lbl":
+        await _record(update, context, request_id, parts[1])
+    elif kind == "type":
+        assert context.chat_data is not None
+        context.chat_data[TYPING_CORRECTION] = request_id
+        await query.answer()
+        message = query.message
+        if message is not None:
+            await context.bot.send_message(message.chat.id, messages.TYPE_CORRECTION)
+
+
+async def on_typed_correction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """Take a typed number as a correction when the user asked to type it. True if handled."""
+    if context.chat_data is None or TYPING_CORRECTION not in context.chat_data:
+        return False
+    message = update.effective_message
+    text = (message.text or "").strip().replace(" ", "") if message else ""
+    if not text.isdigit():
+        return False
+    request_id = context.chat_data.pop(TYPING_CORRECTION)
+    outcome, _ = await asyncio.to_thread(
+        _store(context).record, request_id, text, user_hash=_user_hash(update, context)
+    )
+    assert message is not None
+    await message.reply_text(_outcome_text(outcome, text), do_quote=True)
+    return True
+
+
+async def _record(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, request_id: str, label: str
+) -> None:
+    query = update.callback_query
+    assert query is not None
+    outcome, sample = await asyncio.to_thread(
+        _store(context).record, request_id, label, user_hash=_user_hash(update, context)
+    )
+    note = _outcome_text(
+        outcome, label, confirmed=sample is not None and sample.kind == "confirmed"
+    )
+    await query.answer(note if outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD) else "")
+    message = query.message
+    if message is None or outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD):
+        return
+    original = getattr(message, "text", None) or ""
+    first_line = original.split("\n")[0]
+    try:
+        await query.edit_message_text(
+            f"{first_line}\n{note}", reply_markup=InlineKeyboardMarkup([explain_row(request_id)])
+        )
+    except BadRequest as exc:  # e.g. "message is not modified"
+        log.debug("could not edit the answer: %s", exc)
+
+
+def _outcome_text(outcome: str, label: str, *, confirmed: bool = False) -> str:
+    if outcome == RecordOutcome.RECORDED:
+        return messages.RECORDED_RIGHT if confirmed else messages.RECORDED_CORRECTION.format(label)
+    if outcome == RecordOutcome.HELD:
+        return messages.HELD_CORRECTION.format(label)
+    if outcome == RecordOutcome.LIMITED:
+        return messages.FEEDBACK_LIMITED
+    if outcome == RecordOutcome.INVALID:
+        return messages.FEEDBACK_INVALID
+    return messages.FEEDBACK_EXPIRED
+
+
+def _correction_keyboard(request_id: str, candidate: str) -> InlineKeyboardMarkup:
+    if len(candidate) == 1:
+        return _digit_keyboard(request_id, 0, candidate)
+    rows = [
+        [
+            InlineKeyboardButton(
+                f"digit {i + 1}: {ch}  ✏️", callback_data=f"pos:{request_id}:{i}:{candidate}"
+            )
+        ]
+        for i, ch in enumerate(candidate)
+    ]
+    rows.append(
+        [InlineKeyboardButton(f"✔ save {candidate}", callback_data=f"lbl:{request_id}:{candidate}")]
+    )
+    rows.append([InlineKeyboardButton("⌨️ type it", callback_data=f"type:{request_id}")])
+    return InlineKeyboardMarkup(rows)
+
+
+def _digit_keyboard(request_id: str, position: int, candidate: str) -> InlineKeyboardMarkup:
+    def button(d: int) -> InlineKeyboardButton:
+        return InlineKeyboardButton(
+            str(d), callback_data=f"dig:{request_id}:{position}:{candidate}:{d}"
+        )
+
+    rows = [[button(d) for d in range(0, 5)], [button(d) for d in range(5, 10)]]
+    rows.append([InlineKeyboardButton("⌨️ type it", callback_data=f"type:{request_id}")])
+    return InlineKeyboardMarkup(rows)
+
+
+async def _edit_markup(update: Update, markup: InlineKeyboardMarkup) -> None:
+    query = update.callback_query
+    assert query is not None
+    try:
+        await query.edit_message_reply_markup(reply_markup=markup)
+    except BadRequest as exc:
+        log.debug("could not edit the keyboard: %s", exc)
+
+
+async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Delete everything stored for this user."""
+    removed = await asyncio.to_thread(_store(context).forget_user, _user_hash(update, context))
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(messages.FORGOTTEN.format(removed), do_quote=True)
+
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Explain what is kept."""
+    message = update.effective_message
+    if message is not None:
+        await message.reply_text(messages.PRIVACY, do_quote=True)
+
+
+async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: counts, recent corrections, per-version accuracy on corrected samples."""
+    settings: Settings = context.bot_data[SETTINGS]
+    message = update.effective_message
+    user = update.effective_user
+    if message is None:
+        return
+    if not settings.is_admin(user.id if user else None):
+        await message.reply_text(messages.ADMIN_ONLY, do_quote=True)
+        return
+    summary = await asyncio.to_thread(_store(context).summary)
+    kinds = summary["by_kind"]
+    lines = [
+        f"Feedback samples: {summary['total']} "
+        f"({kinds['confirmed']} confirmed, {kinds['corrected']} corrected)",
+        "Status: " + ", ".join(f"{k} {v}" for k, v in summary["by_status"].items()),
+    ]
+    for version, row in summary["per_version"].items():
+        lines.append(
+            f"{version}: {100 * row['accuracy']:.1f}% right "
+            f"({row['confirmed']} ✅ / {row['corrected']} ✏️)"
+        )
+    for item in summary["recent_corrections"][:5]:
+        lines.append(
+            f"• {item['predicted']} → {item['label']} ({item['status']}, {item['sample_id'][:8]})"
+        )
+    await message.reply_text("\n".join(lines), do_quote=True)
+
+
+async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: list samples held for review, with accept/reject buttons."""
+    settings: Settings = context.bot_data[SETTINGS]
+    message = update.effective_message
+    user = update.effective_user
+    if message is None:
+        return
+    if not settings.is_admin(user.id if user else None):
+        await message.reply_text(messages.ADMIN_ONLY, do_quote=True)
+        return
+    held = await asyncio.to_thread(_store(context).samples, status="held", limit=5)
+    if not held:
+        await message.reply_text(messages.NOTHING_HELD, do_quote=True)
+        return
+    for sample in held:
+        markup = InlineKeyboardMarkup([[
+            InlineKeyboardButton("accept", callback_data=f"rv:{sample.sample_id}:1"),
+            InlineKeyboardButton("reject", callback_data=f"rv:{sample.sample_id}:0"),
+        ]])  # fmt: skip
+        await message.reply_text(
+            f"Model {sample.model_version} read {sample.predicted}; user says {sample.label}.",
+            reply_markup=markup,
+        )
+
+
+async def on_review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins accept or reject a held sample."""
+    settings: Settings = context.bot_data[SETTINGS]
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    user = update.effective_user
+    if not settings.is_admin(user.id if user else None):
+        await query.answer(messages.ADMIN_ONLY, show_alert=True)
+        return
+    _, sample_id, verdict = query.data.split(":")
+    done = await asyncio.to_thread(_store(context).review, sample_id, accept=verdict == "1")
+    await query.answer("done" if done else "already reviewed")
+    if done:
+        await query.edit_message_text(
+            f"{'Accepted' if verdict == '1' else 'Rejected'} sample {sample_id[:8]}."
+        )

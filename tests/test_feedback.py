@@ -1,0 +1,120 @@
+"""The feedback store: what is kept (and what never is), limits, review, forgetting."""
+
+from __future__ import annotations
+
+import numpy as np
+import redis
+
+from digitbot import keys
+from digitbot.feedback import (
+    FeedbackStore,
+    PendingAnswer,
+    RecordOutcome,
+    Status,
+)
+
+
+def answer(request_id: str, text: str, confidences: list[float], user: str = "u1") -> PendingAnswer:
+    crops = np.random.default_rng(0).integers(0, 255, size=(len(text), 28, 28), dtype=np.uint8)
+    return PendingAnswer(request_id, text, confidences, "m-1", user, crops)
+
+
+def test_correction_is_stored_with_crops_label_version_and_hash_only(
+    redis_conn: redis.Redis,
+) -> None:
+    store = FeedbackStore(redis_conn)
+    pending = answer("r1", "17", [0.7, 0.6])
+    store.remember_answer(pending)
+    outcome, sample = store.record("r1", "12", user_hash="u1")
+    assert outcome == RecordOutcome.RECORDED and sample is not None
+    stored = store.get(sample.sample_id)
+    assert stored is not None
+    assert stored.label == "12" and stored.kind == "corrected" and stored.predicted == "17"
+    assert stored.model_version == "m-1" and stored.status == Status.ACCEPTED
+    np.testing.assert_array_equal(stored.crops, pending.crops)
+    fields = {k.decode() for k in redis_conn.hkeys(f"digitbot:feedback:sample:{sample.sample_id}")}
+    assert fields == {
+        "sample_id",
+        "label",
+        "kind",
+        "predicted",
+        "model_version",
+        "user_hash",
+        "created_at",
+        "status",
+        "crops",
+        "count",
+    }
+    assert int(redis_conn.get(keys.NEW_CORRECTIONS_KEY) or 0) == 1
+    # the answer can be used once
+    assert store.record("r1", "12", user_hash="u1")[0] == RecordOutcome.EXPIRED
+
+
+def test_confirmation_and_invalid_labels(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn)
+    store.remember_answer(answer("r2", "5", [0.9]))
+    assert store.record("r2", "55", user_hash="u1")[0] == RecordOutcome.INVALID
+    assert store.record("r2", "x", user_hash="u1")[0] == RecordOutcome.INVALID
+    assert store.record("r2", "5", user_hash="someone-else")[0] == RecordOutcome.INVALID
+    outcome, sample = store.record("r2", "5", user_hash="u1")
+    assert outcome == RecordOutcome.RECORDED and sample is not None and sample.kind == "confirmed"
+
+
+def test_contradicting_a_confident_champion_is_held_for_review(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn, review_confidence=0.98)
+    store.remember_answer(answer("r3", "7", [0.995]))
+    outcome, sample = store.record("r3", "1", user_hash="u1")
+    assert outcome == RecordOutcome.HELD and sample is not None
+    assert [s.sample_id for s in store.samples(status=Status.ACCEPTED)] == []
+    assert int(redis_conn.get(keys.NEW_CORRECTIONS_KEY) or 0) == 0
+    assert store.review(sample.sample_id, accept=True)
+    assert [s.sample_id for s in store.samples(status=Status.ACCEPTED)] == [sample.sample_id]
+    assert not store.review(sample.sample_id, accept=True)  # reviewed once
+
+
+def test_per_user_daily_limit(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn, per_user_per_day=2)
+    for index in range(3):
+        store.remember_answer(answer(f"q{index}", "3", [0.5]))
+    assert store.record("q0", "3", user_hash="u1")[0] == RecordOutcome.RECORDED
+    assert store.record("q1", "8", user_hash="u1")[0] == RecordOutcome.RECORDED
+    assert store.record("q2", "8", user_hash="u1")[0] == RecordOutcome.LIMITED
+
+
+def test_forget_removes_every_sample_and_pending_answer_of_the_user(
+    redis_conn: redis.Redis,
+) -> None:
+    store = FeedbackStore(redis_conn)
+    for index in range(3):
+        store.remember_answer(answer(f"a{index}", "4", [0.5], user="alice"))
+        store.record(f"a{index}", "9", user_hash="alice")
+    store.remember_answer(answer("b0", "4", [0.5], user="bob"))
+    store.record("b0", "4", user_hash="bob")
+    store.remember_answer(answer("a-pending", "4", [0.5], user="alice"))
+    assert store.forget_user("alice") == 3
+    assert {s.user_hash for s in store.samples()} == {"bob"}
+    assert store.pending("a-pending") is None
+    assert not list(redis_conn.scan_iter("digitbot:feedback:user:alice"))
+
+
+def test_excluded_user_samples_are_not_used(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn)
+    store.remember_answer(answer("e0", "2", [0.5], user="spammer"))
+    store.record("e0", "3", user_hash="spammer")
+    assert store.exclude_user("spammer") == 1
+    store.remember_answer(answer("e1", "2", [0.5], user="spammer"))
+    store.record("e1", "3", user_hash="spammer")
+    assert store.samples(status=Status.ACCEPTED) == []
+    assert len(store.samples(status=Status.REJECTED)) == 2
+
+
+def test_summary_gives_per_version_accuracy(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn)
+    for index, label in enumerate(["6", "6", "6", "0"]):
+        store.remember_answer(answer(f"s{index}", "6", [0.5]))
+        store.record(f"s{index}", label, user_hash="u1")
+    summary = store.summary()
+    assert summary["total"] == 4
+    assert summary["per_version"]["m-1"]["accuracy"] == 0.75
+    assert summary["recent_corrections"][0]["label"] == "0"
+    assert "crops" not in summary["recent_corrections"][0]
