@@ -25,6 +25,7 @@ from worker.explain import render_explanation
 from worker.reading import Reading, read_photo
 from worker.recognize import format_answer
 from worker.runtime import get_runtime
+from worker.telegram_reply import PossiblyDelivered
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +198,14 @@ def _deliver(
     if _already_answered(connection, request):
         return
     connection.set(mark_key, MARK_SENDING, ex=defaults.ANSWER_MARK_TTL_SECONDS)
-    message = get_runtime().replier.send_message(
-        request.chat_id, text, reply_to_message_id=request.message_id, reply_markup=reply_markup
-    )
+    try:
+        message = get_runtime().replier.send_message(
+            request.chat_id, text, reply_to_message_id=request.message_id, reply_markup=reply_markup
+        )
+    except PossiblyDelivered as exc:
+        # Resending could answer twice; better one answer that may be late than two.
+        log.warning("request %s: %s; not resending", request.request_id, exc)
+        message = {"message_id": 0}
     _mark_sent(connection, mark_key, int(message.get("message_id", 0)))
     result["answer"] = text
     result["answer_message_id"] = message.get("message_id")

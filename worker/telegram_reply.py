@@ -2,9 +2,11 @@
 
 Workers reply themselves (the bot only receives), over plain HTTP to the same `TELEGRAM_API_URL`
 the bot uses, so a self-hosted Bot API server or the tests' stand-in works end to end.
-Flood control (429) is honoured with its `retry_after`; 5xx answers and timeouts are retried a
-few times with backoff; other 4xx answers are final. Errors never carry the URL (it holds the
-token).
+Flood control (429) is honoured with its `retry_after`; 5xx answers and connection failures are
+retried a few times with backoff; other 4xx answers are final. A read timeout is different: the
+request reached Telegram, which may have delivered the message, and a resend would answer twice.
+So reads get a generous limit, and a read timeout is reported as `PossiblyDelivered`, never
+retried. Errors never carry the URL (it holds the token).
 """
 
 from __future__ import annotations
@@ -20,6 +22,11 @@ import httpx
 from digitbot import defaults
 from digitbot.errors import DeliveryError
 
+
+class PossiblyDelivered(DeliveryError):
+    """The request was sent but no answer came back in time; it may have been delivered."""
+
+
 log = logging.getLogger(__name__)
 
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -33,14 +40,16 @@ class TelegramReplier:
         token: str,
         api_url: str = defaults.DEFAULT_TELEGRAM_API_URL,
         *,
-        timeout: float = defaults.TELEGRAM_TIMEOUT_SECONDS,
+        timeout: float = defaults.TELEGRAM_READ_TIMEOUT_SECONDS,
         max_attempts: int = defaults.TELEGRAM_MAX_ATTEMPTS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._base = f"{api_url}{token}/"
         self._max_attempts = max_attempts
         self._sleep = sleep
-        self._client = httpx.Client(timeout=timeout)
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=defaults.TELEGRAM_CONNECT_TIMEOUT_SECONDS)
+        )
 
     def close(self) -> None:
         self._client.close()
@@ -109,9 +118,11 @@ class TelegramReplier:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 response = self._post(method, params, files)
-            except httpx.TimeoutException:
-                last_problem = f"{method} timed out"
-            except httpx.TransportError as exc:
+            except (httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
+                raise PossiblyDelivered(
+                    f"{method}: sent, but no answer ({type(exc).__name__})"
+                ) from None
+            except httpx.TransportError as exc:  # connect/write failures: nothing was delivered
                 last_problem = f"{method} failed: {type(exc).__name__}"
             else:
                 body = _json_body(response)

@@ -9,7 +9,7 @@ import pytest
 from digitbot.errors import DeliveryError
 from tests.conftest import FAKE_TOKEN
 from tests.support.telegram_standin import TelegramStandIn
-from worker.telegram_reply import TelegramReplier
+from worker.telegram_reply import PossiblyDelivered, TelegramReplier
 
 
 @pytest.fixture()
@@ -53,12 +53,35 @@ def test_server_errors_are_retried_with_backoff(standin: TelegramStandIn) -> Non
     assert len(standin.sent(chat_id=5, method="sendMessage")) == 1
 
 
-def test_timeouts_are_retried(standin: TelegramStandIn) -> None:
+def test_slow_answer_within_the_read_limit_is_delivered_once(standin: TelegramStandIn) -> None:
     standin.delay_next("sendMessage", 1.0)
     sleeps: list[float] = []
-    make_replier(standin, sleeps, timeout=0.3).send_message(5, "hello")
-    assert sleeps == [0.5]
-    assert standin.calls("sendMessage") == 2
+    make_replier(standin, sleeps, timeout=5.0).send_message(5, "hello")
+    assert sleeps == []
+    assert len(standin.sent(chat_id=5, method="sendMessage")) == 1
+
+
+def test_read_timeout_is_not_resent(standin: TelegramStandIn) -> None:
+    standin.delay_next("sendMessage", 1.0)
+    sleeps: list[float] = []
+    with pytest.raises(PossiblyDelivered):
+        make_replier(standin, sleeps, timeout=0.3).send_message(5, "hello")
+    assert standin.calls("sendMessage") == 1  # no second request
+    assert len(standin.wait_for(lambda r: r.method == "sendMessage", timeout=5)) == 1
+
+
+def test_connection_refused_is_retried_then_reported() -> None:
+    from digitbot.redis_server import free_port
+
+    sleeps: list[float] = []
+    replier = TelegramReplier(
+        FAKE_TOKEN, f"http://127.0.0.1:{free_port()}/bot", sleep=sleeps.append, max_attempts=3
+    )
+    with pytest.raises(DeliveryError) as raised:
+        replier.send_message(5, "hello")
+    assert not isinstance(raised.value, PossiblyDelivered)
+    assert sleeps == [0.5, 1.0]
+    assert FAKE_TOKEN not in str(raised.value)
 
 
 def test_giving_up_raises_delivery_error_without_the_token(standin: TelegramStandIn) -> None:
