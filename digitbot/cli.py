@@ -50,6 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("retrain", help="queue a retraining of digitnet (deduplicated)")
     sub.add_parser("scheduler", help="queue retraining on DIGITBOT_RETRAIN_CRON")
 
+    from digitbot.healthcheck import add_arguments as add_healthcheck_arguments
+
+    health = sub.add_parser("healthcheck", help="exit 0 if this host's component is healthy")
+    add_healthcheck_arguments(health)
+
     try:
         from training.commands import add_train_parser
     except ImportError:  # training code absent in a slim (bot-only) install
@@ -61,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "healthcheck":  # Docker reserves exit code 2: answer 0 or 1 only
+        from digitbot.healthcheck import run as run_healthcheck
+
+        return run_healthcheck(args)
     try:
         return dispatch(args)
     except ConfigurationError as exc:

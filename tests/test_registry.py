@@ -5,8 +5,9 @@ from digitbot.registry import ModelRegistry, RegistryError
 
 
 def publish(registry: ModelRegistry, version: str, accuracy: float = 0.99) -> None:
-    registry.publish(f"blob-{version}".encode(), {"version": version, "arch": "cnn",
-                                                   "test_accuracy": accuracy})
+    registry.publish(
+        f"blob-{version}".encode(), {"version": version, "arch": "cnn", "test_accuracy": accuracy}
+    )
 
 
 def test_publish_get_and_blob_round_trip(redis_conn: redis.Redis) -> None:

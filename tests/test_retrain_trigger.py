@@ -28,8 +28,9 @@ def test_concurrent_triggers_enqueue_exactly_one(redis_conn: redis.Redis) -> Non
     lock = threading.Lock()
 
     def trigger(name: str) -> None:
-        result = request_retraining(redis.Redis(connection_pool=redis_conn.connection_pool),
-                                    requested_by=name)
+        result = request_retraining(
+            redis.Redis(connection_pool=redis_conn.connection_pool), requested_by=name
+        )
         with lock:
             outcomes.append(result.outcome)
 

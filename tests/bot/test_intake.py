@@ -10,15 +10,17 @@ from digitbot import defaults, keys
 
 def test_submit_stores_bytes_with_ttl_and_enqueues_json_job(redis_conn: redis.Redis) -> None:
     intake = PhotoIntake(redis_conn, max_queue_depth=10)
-    submission = intake.submit(b"jpeg-bytes", source="telegram-photo", chat_id=5, message_id=9,
-                               user_id=987654321)
+    submission = intake.submit(
+        b"jpeg-bytes", source="telegram-photo", chat_id=5, message_id=9, user_id=987654321
+    )
     assert submission.outcome is Outcome.ACCEPTED
     assert submission.job_id == keys.recognition_job_id(5, 9)
     photo_key = keys.photo_key(submission.request_id)
     assert redis_conn.get(photo_key) == b"jpeg-bytes"
     assert 0 < redis_conn.ttl(photo_key) <= defaults.PHOTO_TTL_SECONDS
-    queue = Queue(defaults.QUEUE_RECOGNITION, connection=redis_conn,
-                  serializer=defaults.JOB_SERIALIZER)
+    queue = Queue(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
     job = queue.fetch_job(submission.job_id)
     assert job is not None and job.func_name == "worker.jobs.recognize_photo"
     payload = job.args[0]
@@ -47,8 +49,10 @@ def test_same_message_twice_is_enqueued_once(redis_conn: redis.Redis) -> None:
 def test_deep_queue_answers_busy_without_storing(redis_conn: redis.Redis) -> None:
     intake = PhotoIntake(redis_conn, max_queue_depth=2)
     for message_id in (1, 2):
-        assert intake.submit(b"x", source="telegram-photo", chat_id=1,
-                             message_id=message_id).outcome is Outcome.ACCEPTED
+        assert (
+            intake.submit(b"x", source="telegram-photo", chat_id=1, message_id=message_id).outcome
+            is Outcome.ACCEPTED
+        )
     busy = intake.submit(b"x", source="telegram-photo", chat_id=1, message_id=3)
     assert busy.outcome is Outcome.BUSY
     assert len(redis_conn.keys(keys.photo_key("*"))) == 2
@@ -60,4 +64,5 @@ def test_user_hash_is_salted_and_stable(redis_conn: redis.Redis) -> None:
     assert intake.user_hash(7) == again.user_hash(7)
     assert intake.user_hash(7) != intake.user_hash(8)
     import hashlib
+
     assert intake.user_hash(7) != hashlib.sha256(b"7").hexdigest()[:32]
