@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import redis
 from rq import Queue
 from rq.exceptions import NoSuchJobError
+from rq.intermediate_queue import IntermediateQueue
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 from rq.serializers import JSONSerializer
@@ -30,6 +31,10 @@ from digitbot.procutil import die_with_parent
 log = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 15.0
+# A job still in RQ's intermediate list this long after we first saw it, and run by no worker,
+# was dropped between dequeue and start (a worker died, or Redis restarted under it).
+STRANDED_GRACE_SECONDS = 5.0
+RESCUE_INTERVAL_SECONDS = 2.0
 RESTART_BACKOFF_SECONDS = (0.5, 1, 2, 5, 10, 30)
 POLL_SECONDS = 0.2
 
@@ -60,9 +65,14 @@ class WorkerPool:
         signal.signal(signal.SIGINT, self._request_stop)
         for slot in self.slots:
             self._start(slot)
+        seen: dict[str, float] = {}
+        next_rescue = time.monotonic()
         while not self.stopping:
             for slot in self.slots:
                 self._check(slot)
+            if time.monotonic() >= next_rescue:
+                self._rescue_stranded(seen)
+                next_rescue = time.monotonic() + RESCUE_INTERVAL_SECONDS
             time.sleep(POLL_SECONDS)
         self._stop_all()
         return 0
@@ -109,6 +119,15 @@ class WorkerPool:
             # RQ's own registry clean-up requeues it after the job timeout instead.
             log.warning("could not rescue the job of %s now: %s", worker_name, exc)
 
+    def _rescue_stranded(self, seen: dict[str, float]) -> None:
+        try:
+            connection = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
+            for name in self.queues:
+                for job_id in rescue_stranded_jobs(connection, name, seen):
+                    log.warning("requeued job %s stranded between dequeue and start", job_id)
+        except redis.exceptions.RedisError:
+            pass  # Redis is down; nothing can be rescued until it is back
+
     def _stop_all(self) -> None:
         running = [s.process for s in self.slots if s.process and s.process.poll() is None]
         for process in running:
@@ -145,3 +164,42 @@ def requeue_job_of_dead_worker(connection: redis.Redis, worker_name: str) -> str
     StartedJobRegistry(job.origin, connection=connection).remove_executions(job)
     queue.enqueue_job(job, at_front=True)
     return job_id
+
+
+def rescue_stranded_jobs(
+    connection: redis.Redis,
+    queue_name: str,
+    seen: dict[str, float],
+    *,
+    grace: float = STRANDED_GRACE_SECONDS,
+    now: float | None = None,
+) -> list[str]:
+    """Requeue jobs left in RQ's intermediate list that no worker is running.
+
+    RQ moves a job to an intermediate list when a worker takes it, and to the started registry
+    when the worker begins. A worker that dies in between leaves it there; RQ's own clean-up
+    waits a minute or more. `seen` remembers when each job was first noticed (per caller).
+    Several hosts may call this at once: LREM decides which one requeues.
+    """
+    now = time.monotonic() if now is None else now
+    queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
+    key = IntermediateQueue.get_intermediate_queue_key(queue.key)
+    waiting = [j.decode() for j in connection.lrange(key, 0, -1)]
+    for stale in set(seen) - set(waiting):
+        del seen[stale]
+    if not waiting:
+        return []
+    started = set(StartedJobRegistry(queue_name, connection=connection).get_job_ids(cleanup=False))
+    running = {w.get_current_job_id() for w in Worker.all(queue=queue)}
+    rescued = []
+    for job_id in waiting:
+        if job_id in started or job_id in running:
+            continue
+        first = seen.setdefault(job_id, now)
+        if now - first < grace:
+            continue
+        if connection.lrem(key, 1, job_id):
+            queue.push_job_id(job_id, at_front=True)
+            rescued.append(job_id)
+        seen.pop(job_id, None)
+    return rescued

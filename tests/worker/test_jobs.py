@@ -31,6 +31,7 @@ def shipped_model():  # type: ignore[no-untyped-def]
 @pytest.fixture()
 def standin() -> Iterator[TelegramStandIn]:
     with TelegramStandIn(FAKE_TOKEN) as server:
+        server.open_chat(9)
         yield server
 
 
