@@ -17,7 +17,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
-from digitbot import defaults, keys
+from digitbot import defaults, keys, stats
 from digitbot.payload import RecognitionRequest, Source, new_request_id
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,7 @@ class PhotoIntake:
             # The same Telegram message again (a re-delivered update): answered once already.
             self.connection.delete(request.photo_key)
             return Submission(Outcome.DUPLICATE, request_id, job_id)
+        stats.count(self.connection, "received", source)
         return Submission(Outcome.ACCEPTED, request_id, job_id)
 
     def request_explanation(

@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run everything on this machine (embedded Redis if needed)")
     up.add_argument("--workers", type=int, default=1, help="recognition worker processes")
     up.add_argument("--redis-port", type=int, default=defaults.EMBEDDED_REDIS_PORT)
+    up.add_argument("--web-port", type=int, default=defaults.WEB_PORT)
 
     bot = sub.add_parser("bot", help="run the Telegram bot (long polling, or --webhook)")
     bot.add_argument(
@@ -29,6 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bot.add_argument("--listen", default="127.0.0.1", help="webhook server address")
     bot.add_argument("--port", type=int, default=8443, help="webhook server port")
+
+    web = sub.add_parser("web", help="serve the web page, status view and RQ dashboard")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=defaults.WEB_PORT)
 
     worker = sub.add_parser("worker", help="run RQ worker processes on this host")
     worker.add_argument("--processes", type=int, default=1)
@@ -87,7 +92,13 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "up":
         from digitbot.up import run_up
 
-        return run_up(settings, workers=args.workers, redis_port=args.redis_port)
+        return run_up(
+            settings, workers=args.workers, redis_port=args.redis_port, web_port=args.web_port
+        )
+    if args.command == "web":
+        from web.server import run_web
+
+        return run_web(settings, host=args.host, port=args.port)
     if args.command == "bot":
         from bot.app import WebhookOptions, run
 

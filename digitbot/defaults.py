@@ -40,6 +40,7 @@ CONFIDENCE_UNSURE = 0.6
 # Embedded Redis for `digitbot up`.
 EMBEDDED_REDIS_HOST = "127.0.0.1"
 EMBEDDED_REDIS_PORT = 6399
+WEB_PORT = 8000
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_API_URL = "https://api.telegram.org/file/bot"

@@ -49,3 +49,8 @@ def rate_limit_key(scope: str, client: str) -> str:
 
 NEW_CORRECTIONS_KEY = f"{PREFIX}:corrections:new-since-training"
 SCHEDULER_HEARTBEAT_KEY = f"{PREFIX}:scheduler:heartbeat"
+
+
+def worker_info_key(worker_name: str) -> str:
+    """Where a worker publishes its device (CPU/GPU), model version and batch size."""
+    return f"{PREFIX}:worker-info:{worker_name}"

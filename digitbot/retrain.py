@@ -50,7 +50,7 @@ def request_retraining(
     if existing is not None:
         status = existing.get_status(refresh=True)
         if status in ACTIVE_STATES:
-            return Trigger(TriggerOutcome.ALREADY_RUNNING, existing.id, str(status))
+            return Trigger(TriggerOutcome.ALREADY_RUNNING, existing.id, _status_text(status))
         existing.delete()  # a finished or failed run keeps no claim on the id
     payload = {"requested_by": requested_by, "chat_id": chat_id, **(options or {})}
     try:
@@ -76,3 +76,7 @@ def _existing_job(connection: redis.Redis) -> Job | None:
         )
     except NoSuchJobError:
         return None
+
+
+def _status_text(status: JobStatus | str | None) -> str:
+    return status.value if isinstance(status, JobStatus) else str(status)

@@ -41,7 +41,7 @@ class Component:
         self.started_at = time.monotonic()
 
 
-def run_up(settings: Settings, *, workers: int = 1, redis_port: int) -> int:
+def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: int) -> int:
     configure_logging("up")
     stop_requested = False
 
@@ -66,6 +66,10 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int) -> int:
         Component("trainer", [*cli, "worker", "--queues", "training"]),
         Component("scheduler", [*cli, "scheduler"]),
     ]
+    web_port = web_port if port_is_free(web_port) else free_port()
+    components.append(
+        Component("web", [*cli, "web", "--host", "127.0.0.1", "--port", str(web_port)])
+    )
     if settings.telegram_token:
         try:
             settings.require_token()
@@ -77,7 +81,7 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int) -> int:
         components.append(Component("bot", [*cli, "bot"]))
     for component in components:
         component.start(env)
-    _print_summary(redis_url, workers, settings, embedded is not None)
+    _print_summary(redis_url, workers, settings, embedded is not None, web_port)
 
     try:
         while not stop_requested:
@@ -123,9 +127,13 @@ def _stop_all(components: list[Component]) -> None:
             process.wait()
 
 
-def _print_summary(redis_url: str, workers: int, settings: Settings, embedded: bool) -> None:
+def _print_summary(
+    redis_url: str, workers: int, settings: Settings, embedded: bool, web_port: int
+) -> None:
     lines = [
         "digitbot is up:",
+        f"  web page   http://127.0.0.1:{web_port}/  (status and RQ dashboard at /status and "
+        "/rq need DIGITBOT_WEB_USER and DIGITBOT_WEB_PASSWORD)",
         f"  Redis      {redis_url}{' (embedded)' if embedded else ''}",
         f"  workers    {workers} recognition process(es), 1 training process",
         "  scheduler  retraining on DIGITBOT_RETRAIN_CRON (default Sundays 03:00)",

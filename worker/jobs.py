@@ -17,7 +17,7 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from digitbot import defaults, keys
+from digitbot import defaults, keys, stats
 from digitbot.errors import BadImageError, DigitbotError
 from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
@@ -187,6 +187,8 @@ def _deliver(
     reply_markup: dict[str, Any] | None = None,
 ) -> None:
     """Send the answer to Telegram, or store it for the web page."""
+    outcome = "error" if result.get("error") else ("digit" if result.get("text") else "no-digit")
+    stats.count(connection, "answers", outcome)
     if not request.is_telegram:
         connection.set(
             keys.web_result_key(request.request_id),
@@ -207,6 +209,7 @@ def _deliver(
         log.warning("request %s: %s; not resending", request.request_id, exc)
         message = {"message_id": 0}
     _mark_sent(connection, mark_key, int(message.get("message_id", 0)))
+    stats.observe_latency(connection, "photo_to_answer", time.time() - request.received_at)
     result["answer"] = text
     result["answer_message_id"] = message.get("message_id")
 

@@ -18,15 +18,17 @@ import redis
 from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from digitbot import defaults
+from digitbot import defaults, keys
 from digitbot.logs import configure_logging
 from digitbot.settings import Settings
+from worker.device import DeviceInfo, detect_device
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
 # A short maintenance interval makes RQ notice abandoned jobs of dead hosts sooner.
 MAINTENANCE_INTERVAL_SECONDS = 30
+WORKER_INFO_TTL_SECONDS = 7 * 24 * 3600
 
 
 class DigitWorker(SimpleWorker):
@@ -38,10 +40,31 @@ class DigitWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
+        device = detect_device()
+        model_version = ""
         if defaults.QUEUE_RECOGNITION in self.queue_names():
-            model = get_runtime().model
-            log.info("worker %s ready with model %s", self.name, model.version)
-        return super().work(*args, **kwargs)
+            model_version = get_runtime().model.version
+        self.publish_info(device, model_version)
+        log.info(
+            "worker %s ready with model %s on %s",
+            self.name,
+            model_version or "-",
+            device.describe(),
+        )
+        try:
+            return super().work(*args, **kwargs)
+        finally:
+            self.connection.delete(keys.worker_info_key(self.name))
+
+    def publish_info(self, device: DeviceInfo, model_version: str) -> None:
+        """Tell the status page which device this worker uses."""
+        key = keys.worker_info_key(self.name)
+        self.connection.hset(key, mapping={
+            "device": device.describe(), "kind": device.kind, "backend": device.backend,
+            "batch_size": device.batch_size, "model": model_version,
+            "host": socket.gethostname(), "pid": os.getpid(),
+        })  # fmt: skip
+        self.connection.expire(key, WORKER_INFO_TTL_SECONDS)
 
 
 def connect(url: str) -> redis.Redis:
