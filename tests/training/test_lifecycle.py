@@ -1,0 +1,63 @@
+"""Candidate checks against the registry in real Redis: canary in a fresh process, gates,
+promotion, rollback; a corrupt artifact never replaces the champion."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import redis
+
+from digitbot.registry import ModelRegistry
+from tests.support.photos import TEST_HOME
+from training.canary import run_canary
+from training.jobs import check_candidate
+from worker.model import shipped_model_path
+
+pytestmark = pytest.mark.slow
+
+
+def publish_shipped(registry: ModelRegistry, version: str) -> None:
+    path = shipped_model_path()
+    meta = json.loads(path.with_suffix(".json").read_text())
+    registry.publish(path.read_bytes(), {**meta, "version": version})
+
+
+def test_canary_passes_the_shipped_model_and_refuses_garbage(tmp_path: Path) -> None:
+    ok, detail = run_canary(shipped_model_path(), TEST_HOME)
+    assert ok, detail
+    assert "reads" in detail
+    garbage = tmp_path / "broken.keras"
+    garbage.write_bytes(b"PK\x03\x04 this is not a keras archive")
+    ok, detail = run_canary(garbage, TEST_HOME)
+    assert not ok and "cannot load" in detail
+
+
+def test_corrupt_artifact_is_refused_and_the_champion_keeps_serving(
+    redis_conn: redis.Redis,
+) -> None:
+    registry = ModelRegistry(redis_conn)
+    publish_shipped(registry, "champ")
+    registry.promote("champ", reason="first")
+    registry.publish(b"\x00garbage" * 100, {"version": "broken", "arch": "digitnet"})
+    decision = check_candidate(redis_conn, "broken", TEST_HOME, photos_per_set=0, mnist_limit=500)
+    assert not decision.promote
+    assert decision.summary.startswith("refused: canary")
+    assert registry.champion_version() == "champ"
+    assert registry.history()[0]["event"] == "refused"
+
+
+def test_equal_candidate_passes_the_gates_then_rollback_restores(redis_conn: redis.Redis) -> None:
+    registry = ModelRegistry(redis_conn)
+    publish_shipped(registry, "champ")
+    registry.promote("champ", reason="first")
+    publish_shipped(registry, "cand")
+    decision = check_candidate(redis_conn, "cand", TEST_HOME, photos_per_set=10, mnist_limit=2000)
+    assert decision.promote, decision.summary
+    gates = {g.name for g in decision.gates}
+    assert {"canary", "mnist", "photos/mnist-single", "photos/numbers"} <= gates
+    assert registry.champion_version() == "cand"
+    assert registry.history()[0]["decision"]["candidate"]["mnist_accuracy"] > 0.95
+    assert registry.rollback() == "champ"
+    assert registry.champion_version() == "champ"
