@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
@@ -189,15 +189,23 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await message.reply_text(messages.PRIVACY, do_quote=True)
 
 
-async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Admins: counts, recent corrections, per-version accuracy on corrected samples."""
+async def _admin_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Message | None:
+    """The command's message when its sender is an admin; otherwise refuse politely."""
     settings: Settings = context.bot_data[SETTINGS]
     message = update.effective_message
     user = update.effective_user
     if message is None:
-        return
+        return None
     if not settings.is_admin(user.id if user else None):
         await message.reply_text(messages.ADMIN_ONLY, do_quote=True)
+        return None
+    return message
+
+
+async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: counts, recent corrections, per-version accuracy on corrected samples."""
+    message = await _admin_message(update, context)
+    if message is None:
         return
     summary = await asyncio.to_thread(_store(context).summary)
     kinds = summary["by_kind"]
@@ -220,13 +228,8 @@ async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Admins: list samples held for review, with accept/reject buttons."""
-    settings: Settings = context.bot_data[SETTINGS]
-    message = update.effective_message
-    user = update.effective_user
+    message = await _admin_message(update, context)
     if message is None:
-        return
-    if not settings.is_admin(user.id if user else None):
-        await message.reply_text(messages.ADMIN_ONLY, do_quote=True)
         return
     held = await asyncio.to_thread(_store(context).samples, status="held", limit=5)
     if not held:
