@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_train_parser(sub)
+    try:
+        from benchmarks.cli import add_bench_parser
+    except ImportError:  # benchmarks/ lives in a checkout, not in an installed wheel
+        pass
+    else:
+        add_bench_parser(sub)
     return parser
 
 
@@ -136,6 +142,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
         configure_logging("train")
         return run_train(args)
+    if args.command == "bench":
+        from benchmarks.cli import run_bench
+
+        return run_bench(args)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -67,6 +67,17 @@ class DigitWorker(SimpleWorker):
         self.connection.expire(key, WORKER_INFO_TTL_SECONDS)
 
 
+def limit_compute_threads() -> None:
+    """One compute thread per worker process (DIGITBOT_COMPUTE_THREADS overrides).
+
+    Recognition runs one small batch at a time, so a thread pool per process only makes N
+    workers fight over the same cores; scale with processes instead.
+    """
+    threads = os.environ.get("DIGITBOT_COMPUTE_THREADS", "1")
+    for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+        os.environ.setdefault(name, threads)
+
+
 def connect(url: str) -> redis.Redis:
     """A Redis client that notices a dead server quickly and reconnects by itself."""
     return redis.Redis.from_url(
@@ -89,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     connection = connect(settings.require_redis_url())
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
+    if defaults.QUEUE_TRAINING not in queues:  # training wants every core
+        limit_compute_threads()
     worker = DigitWorker(queues, connection=connection, name=args.name or default_worker_name())
     worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level="WARNING")
     return 0

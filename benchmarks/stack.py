@@ -1,0 +1,135 @@
+"""The real digitbot stack for the load test: redis-server, `digitbot worker --processes N`,
+`digitbot bot`, and the stand-in Telegram Bot API, all on loopback in a temporary directory."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import procfs
+from digitbot.redis_server import EmbeddedRedis
+from tests.support import telegram_standin
+from tests.support.processes import ManagedProcess, digitbot_command
+from tests.support.telegram_standin import TelegramStandIn
+
+# Shaped like a bot token so settings accept it ("<digits>:" + 35 characters), but not one.
+FAKE_TOKEN = "123456789:LOADtestLOADtestLOADtestLOADtest123"
+BOT_READY = "ready"
+WORKER_READY = "ready with model"
+BOT_START_TIMEOUT_SECONDS = 60.0
+WORKER_START_TIMEOUT_SECONDS = 180.0
+
+
+class StackError(RuntimeError):
+    """A process of the stack failed to start; the message ends with its log."""
+
+
+@dataclass
+class LoadStack:
+    standin: TelegramStandIn
+    redis_server: EmbeddedRedis
+    bot: ManagedProcess
+    workers: ManagedProcess  # the supervisor; the worker processes are its children
+    log_dir: Path
+
+    def worker_pids(self) -> list[int]:
+        """The `worker.rq_worker` processes the supervisor runs now."""
+        return procfs.child_pids(self.workers.pid)
+
+    def process_groups(self) -> dict[str, list[int]]:
+        """Processes to account CPU to, by role (a worker's own children count as the worker)."""
+        workers = self.worker_pids()
+        tree = procfs.process_tree()
+        assert self.redis_server.process is not None
+        return {
+            "workers": [p for w in workers for p in procfs.descendants(w, tree, include_self=True)],
+            "supervisor": [self.workers.pid],
+            "bot": [self.bot.pid],
+            "redis": [self.redis_server.process.pid],
+            "load generator": [os.getpid()],
+        }
+
+
+def stack_env(standin: TelegramStandIn, redis_url: str, home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": FAKE_TOKEN,
+        "TELEGRAM_API_URL": standin.api_url,
+        "TELEGRAM_FILE_API_URL": standin.file_url,
+        "REDIS_URL": redis_url,
+        "DIGITBOT_HOME": str(home),
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def wait_for_lines(process: ManagedProcess, needle: str, count: int, timeout: float) -> None:
+    """Wait until `needle` appears `count` times in the process's log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.log().count(needle) >= count:
+            return
+        if process.process is not None and process.process.poll() is not None:
+            raise StackError(f"{process.name} exited at start:\n{process.log()[-4000:]}")
+        time.sleep(0.1)
+    raise StackError(
+        f"{process.name}: {needle!r} logged fewer than {count} times in {timeout:.0f} s:\n"
+        f"{process.log()[-4000:]}"
+    )
+
+
+@contextmanager
+def precomputed_photo_sizes(photos: Sequence[bytes]) -> Iterator[None]:
+    """Make the stand-in's thumbnails of these photos now, before any clock starts.
+
+    Telegram makes a photo's smaller sizes on its own servers; the stand-in makes them in the
+    load generator, on the machine being measured (about 8 ms of CPU a photo). Same bytes in,
+    same sizes out: only when they are made changes.
+    """
+    original = telegram_standin._photo_variants
+    made = {data: original(data) for data in photos}
+
+    def photo_variants(data: bytes) -> tuple[list[tuple[bytes, int, int]], bool]:
+        found = made.get(data)
+        if found is None:
+            return original(data)
+        return list(found[0]), found[1]
+
+    telegram_standin._photo_variants = photo_variants
+    try:
+        yield
+    finally:
+        telegram_standin._photo_variants = original
+
+
+@contextmanager
+def running_stack(num_workers: int, *, keep_logs: Path | None = None) -> Iterator[LoadStack]:
+    """Start everything, wait until the bot and all workers are ready; stop everything after."""
+    with tempfile.TemporaryDirectory(prefix="digitbot-load-") as tmp:
+        base = Path(tmp)
+        log_dir = keep_logs or base
+        log_dir.mkdir(parents=True, exist_ok=True)
+        standin = TelegramStandIn(FAKE_TOKEN).start()
+        server = EmbeddedRedis(base / "redis").start()
+        env = stack_env(standin, server.url, base / "home")
+        workers = ManagedProcess(
+            f"workers-{num_workers}",
+            digitbot_command("worker", "--processes", str(num_workers)),
+            env,
+            log_dir,
+        ).start()
+        bot = ManagedProcess(f"bot-{num_workers}", digitbot_command("bot"), env, log_dir).start()
+        try:
+            wait_for_lines(bot, BOT_READY, 1, BOT_START_TIMEOUT_SECONDS)
+            wait_for_lines(workers, WORKER_READY, num_workers, WORKER_START_TIMEOUT_SECONDS)
+            yield LoadStack(standin, server, bot, workers, log_dir)
+        finally:
+            bot.stop()
+            workers.stop()
+            server.stop()
+            standin.stop()
