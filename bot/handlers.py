@@ -17,7 +17,7 @@ import redis
 from rq import Queue
 from telegram import Message, Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 INTAKE = "intake"
 SETTINGS = "settings"
+DOWNLOAD_ATTEMPTS = 4
+MAX_RETRY_AFTER_SECONDS = 30.0
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
@@ -170,8 +172,7 @@ async def _accept(
         return
     context.application.create_task(_acknowledge(context, message.chat_id))
     try:
-        tg_file = await context.bot.get_file(file_id)
-        data = bytes(await tg_file.download_as_bytearray())
+        data = await _download(context, file_id)
     except TelegramError as exc:
         log.warning("download of message %s failed: %s", message.message_id, exc)
         await _reply(
@@ -204,6 +205,31 @@ async def _accept(
         await _reply(update, messages.BUSY)
         return
     log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
+
+
+async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
+    """getFile + download, retried on flood control (429) and network errors, a few times."""
+    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+        try:
+            tg_file = await context.bot.get_file(file_id)
+            return bytes(await tg_file.download_as_bytearray())
+        except RetryAfter as exc:
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise
+            await asyncio.sleep(min(_seconds(exc.retry_after), MAX_RETRY_AFTER_SECONDS))
+        except BadRequest:  # e.g. "file is too big": final
+            raise
+        except NetworkError:  # includes TimedOut and 5xx answers
+            if attempt == DOWNLOAD_ATTEMPTS:
+                raise
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")
+
+
+def _seconds(value: object) -> float:
+    """retry_after is an int, or a timedelta with PTB_TIMEDELTA=true."""
+    total = getattr(value, "total_seconds", None)
+    return float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
 
 
 async def _acknowledge(context: ContextTypes.DEFAULT_TYPE, chat_id: int) -> None:

@@ -73,16 +73,19 @@ def running_stack(
         "workers", digitbot_command("worker", "--processes", str(processes)), env, base
     ).start()
     bot = ManagedProcess("bot", digitbot_command("bot", *bot_args), env, base).start()
+    stack = Stack(standin, server, env, base, bot, workers)
+    started = [bot, workers]
     try:
         bot.wait_for_log("ready", timeout=60)
         workers.wait_for_log("ready with model", timeout=120)
-        yield Stack(standin, server, env, base, bot, workers)
+        yield stack
     finally:
-        bot.stop()
-        workers.stop()
+        started += [stack.bot, stack.workers]  # a test may have restarted one
+        for process in started:
+            process.stop()
         server.stop()
         standin.stop()
-        for process in (bot, workers):
+        for process in started:
             assert FAKE_TOKEN not in process.log(), f"the token leaked into {process.name}'s log"
 
 
