@@ -1,0 +1,112 @@
+"""The `train` command: one architecture, or all of them with a comparison table.
+
+TensorFlow is imported only when the command runs, so building the CLI stays light.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from digitbot.errors import DigitbotError
+from digitbot.settings import Settings
+
+COMPARISON_FILE = "comparison.md"
+
+
+def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `train` to an argparse subparsers object and return its parser."""
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model on MNIST and write its report under $DIGITBOT_HOME/reports/",
+        description="Train an architecture on MNIST, evaluate it on the test set and write "
+        "model.keras, metrics.json, plots and TensorBoard logs under $DIGITBOT_HOME/reports/.",
+    )
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--arch", help="architecture name, e.g. digitnet, cnn, mlp")
+    which.add_argument(
+        "--all-archs", action="store_true", help="train every architecture and compare them"
+    )
+    parser.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
+    parser.add_argument("--batch-size", type=positive_int, help="override the batch size")
+    parser.add_argument(
+        "--no-augment", action="store_true", help="train on plain MNIST, no augmentation"
+    )
+    parser.add_argument(
+        "--limit", type=positive_int, help="use only the first N training images (smoke runs)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    parser.set_defaults(handler=run_train)
+    return parser
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
+    return value
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Run the parsed `train` command; return the process exit status."""
+    from training.architectures import ARCHITECTURES
+    from training.train import train
+
+    home = Settings.from_env().home
+    names = list(ARCHITECTURES) if args.all_archs else [args.arch]
+    results = []
+    try:
+        for name in names:
+            result = train(
+                name,
+                home=home,
+                epochs=args.epochs,
+                batch_size=args.batch_size,
+                augment=False if args.no_augment else None,
+                limit=args.limit,
+                seed=args.seed,
+                verbose=0 if args.quiet else 1,
+            )
+            results.append(result.metrics)
+            print(
+                f"{result.version}: test accuracy {result.test_accuracy:.2%}, "
+                f"report in {result.out_dir}"
+            )
+    except DigitbotError as error:
+        logging.getLogger(__name__).error("%s", error)
+        print(f"error: {error}")
+        return 2
+    if args.all_archs:
+        table = comparison_table(results)
+        print(table)
+        write_comparison(home, table)
+    return 0
+
+
+def comparison_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A Markdown table of test accuracy against the published figure, size and speed."""
+    lines = [
+        "| name | test accuracy | published | params | train time | ms/image (call) "
+        "| ms/image (predict) |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        published = row.get("published_accuracy")
+        lines.append(
+            f"| {row['arch']} | {row['test_accuracy']:.2%} "
+            f"| {'—' if published is None else f'{published:.2%}'} "
+            f"| {row['params']:,} | {row['train_seconds']:.0f} s "
+            f"| {row['ms_per_image']:.2f} | {row['ms_per_image_predict']:.1f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_comparison(home: Path, table: str) -> Path:
+    path = home / "reports" / COMPARISON_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Architectures on the MNIST test set\n\n" + table)
+    return path
