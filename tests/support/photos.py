@@ -41,9 +41,7 @@ def digit_photo(
     gradient = 25 * (xx / width - 0.5) * rng.choice([-1, 1]) + 15 * (yy / height - 0.5)
     background = paper + gradient + rng.normal(0, 3, size=(height, width))
     digit_side = int(rng.integers(int(height * 0.35), int(height * 0.6)))
-    ink = Image.fromarray(digit_image).resize((digit_side, digit_side), Image.BICUBIC)
-    ink = ink.filter(ImageFilter.GaussianBlur(1.2))
-    mask = np.asarray(ink, dtype=np.float32) / 255.0
+    mask = ink_mask(digit_image, (digit_side, digit_side))
     x0 = int(rng.integers(width // 6, width - digit_side - width // 6))
     y0 = int(rng.integers(height // 8, height - digit_side - height // 8))
     ink_tone = 40 + 30 * rng.random()
@@ -54,6 +52,15 @@ def digit_photo(
     out = io.BytesIO()
     image.save(out, format="PNG" if document else "JPEG", quality=85)
     return out.getvalue()
+
+
+def ink_mask(digit_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Upscale a 28×28 digit into a pen stroke: smooth outline, ink-like edge (not a blur)."""
+    grown = Image.fromarray(digit_image).resize(size, Image.BICUBIC)
+    soft = np.asarray(grown.filter(ImageFilter.GaussianBlur(2.0)), dtype=np.float32) / 255.0
+    stroke = np.clip((soft - 0.35) * 6.0, 0.0, 1.0)  # threshold with a short ramp
+    edge = Image.fromarray((stroke * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(0.8))
+    return np.asarray(edge, dtype=np.float32) / 255.0
 
 
 def number_photo(digit_images: list[np.ndarray], *, seed: int = 0) -> bytes:
@@ -67,8 +74,7 @@ def number_photo(digit_images: list[np.ndarray], *, seed: int = 0) -> bytes:
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     background = 215 + 15 * (xx / width - 0.5) + rng.normal(0, 3, size=(height, width))
     scale = 6
-    ink = Image.fromarray(row).resize((row.shape[1] * scale, 28 * scale), Image.BICUBIC)
-    mask = np.asarray(ink.filter(ImageFilter.GaussianBlur(1.0)), dtype=np.float32) / 255.0
+    mask = ink_mask(row, (row.shape[1] * scale, 28 * scale))
     x0, y0 = (width - mask.shape[1]) // 2, (height - mask.shape[0]) // 2
     region = background[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]]
     background[y0 : y0 + mask.shape[0], x0 : x0 + mask.shape[1]] = region * (1 - mask) + 50 * mask
