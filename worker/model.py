@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from digitbot.errors import ModelError
+from worker.calibration import apply_temperature
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,11 @@ class DigitModel:
         return int(self.keras_model.output_shape[-1])
 
     @property
+    def temperature(self) -> float:
+        """Confidence calibration fitted at training time (1.0: none)."""
+        return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
+
+    @property
     def rejects(self) -> bool:
         """True when the model has a "not a digit" class."""
         return self.num_classes > NOT_A_DIGIT
@@ -54,7 +60,7 @@ class DigitModel:
             return np.zeros((0, self.num_classes), dtype=np.float32)
         if self._call is None:
             self._call = compile_call(self.keras_model)
-        return self._call(batch)
+        return apply_temperature(self._call(batch), self.temperature)
 
     def warm_up(self) -> None:
         """Trace the compiled call now, so the first user does not pay for it."""

@@ -18,7 +18,7 @@ from rq.job import Job
 from digitbot import keys
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.test_pipeline import answers_to, wait_for_answer
-from tests.support.photos import digit_photo, mnist_test_digits
+from tests.support.photos import clear_arrays, digit_photo
 from tests.support.processes import ManagedProcess, digitbot_command, wait_until
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 def test_bot_api_errors_on_getfile_and_sendmessage_still_answer_once(fault_stack: Stack) -> None:
     stack = fault_stack
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     stack.standin.open_chat(8100)
     stack.standin.fail_next("getFile", status=429, retry_after=1)
     stack.standin.fail_next("download", status=502)
@@ -62,7 +62,7 @@ def big_slow_photo(digit: np.ndarray) -> bytes:
 def test_worker_killed_in_the_middle_of_a_job_is_answered_once(fault_stack: Stack) -> None:
     stack = fault_stack
     connection = stack.connection()
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     chat = 8200
     message_id = stack.standin.user_sends_photo(chat, big_slow_photo(x[60]))
     job_id = keys.recognition_job_id(chat, message_id)
@@ -90,7 +90,7 @@ def test_worker_killed_in_the_middle_of_a_job_is_answered_once(fault_stack: Stac
 def test_bot_restart_with_photos_queued_loses_nothing(fault_stack: Stack) -> None:
     stack = fault_stack
     connection = stack.connection()
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     chat = 8300
     sent = []
     stack.pause_workers()

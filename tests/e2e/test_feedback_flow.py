@@ -8,7 +8,7 @@ from bot import messages
 from digitbot.feedback import FeedbackStore
 from tests.e2e.conftest import Stack
 from tests.e2e.test_pipeline import answers_to, wait_for_answer
-from tests.support.photos import digit_photo, mnist_test_digits
+from tests.support.photos import clear_arrays, digit_photo
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
@@ -21,7 +21,7 @@ def buttons_of(markup: dict | None) -> dict[str, str]:
 
 def test_correct_with_buttons_then_forget(stack: Stack) -> None:
     chat = 7100
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     label = int(y[33])
     message_id = stack.standin.user_sends_photo(chat, digit_photo(x[33], seed=9))
     text = wait_for_answer(stack, chat, message_id)

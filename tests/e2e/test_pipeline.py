@@ -12,7 +12,7 @@ import pytest
 from bot import messages
 from digitbot.errors import CorruptImageError, NotAnImageError
 from tests.e2e.conftest import Stack
-from tests.support.photos import corrupt_jpeg, digit_photo, mnist_test_digits
+from tests.support.photos import clear_digits, corrupt_jpeg, digit_photo
 from tests.support.processes import wait_until
 
 pytestmark = pytest.mark.slow
@@ -36,8 +36,7 @@ def wait_for_answer(stack: Stack, chat_id: int, message_id: int) -> str:
 
 
 def picked_digits(count: int, offset: int = 0) -> list[tuple[np.ndarray, int]]:
-    x, y = mnist_test_digits()
-    return [(x[i], int(y[i])) for i in range(offset, offset + count)]
+    return clear_digits(count, offset)
 
 
 def test_several_users_at_once_each_photo_answered_once_with_right_digit(stack: Stack) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from digitbot.redis_server import free_port
 from tests.e2e.conftest import stack_env
-from tests.support.photos import digit_photo, mnist_test_digits
+from tests.support.photos import clear_arrays, digit_photo
 from tests.support.processes import ManagedProcess, digitbot_command, wait_until
 from tests.support.telegram_standin import TelegramStandIn
 
@@ -45,7 +45,7 @@ def test_up_answers_a_photo_and_sigint_leaves_no_process(tmp_path: Path) -> None
         try:
             up.wait_for_log("digitbot is up", timeout=60)
             assert "(embedded)" in up.log()
-            x, y = mnist_test_digits()
+            x, y = clear_arrays()
             message_id = standin.user_sends_photo(77, digit_photo(x[3], seed=1))
             answers = standin.wait_for(
                 lambda r: r.method == "sendMessage" and r.reply_to_message_id == message_id,

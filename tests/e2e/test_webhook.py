@@ -10,7 +10,7 @@ import pytest
 from digitbot.redis_server import free_port
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.test_pipeline import wait_for_answer
-from tests.support.photos import digit_photo, mnist_test_digits
+from tests.support.photos import clear_arrays, digit_photo
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def test_webhook_mode_answers_a_photo(webhook_stack: tuple[Stack, str]) -> None:
     stack, url = webhook_stack
     assert stack.standin.webhook_url == url
     assert stack.standin.calls("getUpdates") == 0
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     message_id = stack.standin.user_sends_photo(6100, digit_photo(x[5], seed=4))
     assert wait_for_answer(stack, 6100, message_id).startswith(f"{int(y[5])} — ")
 

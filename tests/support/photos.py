@@ -88,3 +88,35 @@ def corrupt_jpeg(seed: int = 0) -> bytes:
     x, _ = mnist_test_digits()
     data = digit_photo(x[0], seed=seed)
     return data[: len(data) // 3]
+
+
+@lru_cache(maxsize=1)
+def _clear_indices() -> tuple[int, ...]:
+    """MNIST test digits the shipped model reads right and sure (p >= 0.99) as clean input.
+
+    End-to-end tests check the distributed pipeline (right answer, once, to the right photo);
+    they use unambiguous digits so that a hard digit cannot fail them. Accuracy itself is
+    measured by the photo benchmark.
+    """
+    from worker.model import load_shipped_model
+
+    x, y = mnist_test_digits()
+    model = load_shipped_model()
+    probabilities = model.probabilities(x[:400].astype(np.float32) / 255.0)[:, :10]
+    sure = (probabilities.argmax(1) == y[:400]) & (probabilities.max(1) >= 0.99)
+    return tuple(int(i) for i in np.flatnonzero(sure))
+
+
+def clear_digits(count: int, offset: int = 0) -> list[tuple[np.ndarray, int]]:
+    """`count` unambiguous MNIST test digits (image, label), starting at the `offset`-th."""
+    x, y = mnist_test_digits()
+    chosen = _clear_indices()[offset : offset + count]
+    assert len(chosen) == count, "not enough unambiguous digits in the first 400"
+    return [(x[i], int(y[i])) for i in chosen]
+
+
+def clear_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The unambiguous digits as arrays (images, labels), indexable like MNIST's test set."""
+    x, y = mnist_test_digits()
+    chosen = list(_clear_indices())
+    return x[chosen], y[chosen]

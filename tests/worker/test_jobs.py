@@ -15,7 +15,7 @@ from digitbot import defaults, keys
 from digitbot.errors import CorruptImageError
 from digitbot.settings import Settings
 from tests.conftest import FAKE_TOKEN
-from tests.support.photos import corrupt_jpeg, digit_photo, mnist_test_digits
+from tests.support.photos import clear_arrays, corrupt_jpeg, digit_photo
 from tests.support.telegram_standin import TelegramStandIn
 from worker import jobs
 from worker.model import load_shipped_model
@@ -56,7 +56,7 @@ def drain(connection: redis.Redis) -> None:
 def test_photo_is_answered_with_its_digit_as_a_reply(
     runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
 ) -> None:
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     message_id = standin.user_sends_photo(9, digit_photo(x[7], seed=2))
     PhotoIntake(redis_conn, max_queue_depth=10).submit(
         digit_photo(x[7], seed=2), source="telegram-photo", chat_id=9, message_id=message_id
@@ -73,7 +73,7 @@ def test_photo_is_answered_with_its_digit_as_a_reply(
 def test_a_job_run_twice_answers_once(
     runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
 ) -> None:
-    x, _ = mnist_test_digits()
+    x, _ = clear_arrays()
     data = digit_photo(x[1])
     intake = PhotoIntake(redis_conn, max_queue_depth=10)
     submission = intake.submit(data, source="telegram-photo", chat_id=9, message_id=50)
@@ -122,7 +122,7 @@ def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry
 
     monkeypatch.setattr(jobs, "read_photo", broken)
     monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
-    x, _ = mnist_test_digits()
+    x, _ = clear_arrays()
     submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
         digit_photo(x[0]), source="telegram-photo", chat_id=9, message_id=80
     )
@@ -139,7 +139,7 @@ def test_web_request_result_is_stored_with_model_inputs(
 ) -> None:
     import json
 
-    x, y = mnist_test_digits()
+    x, y = clear_arrays()
     submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
         digit_photo(x[11]), source="web-upload"
     )
