@@ -18,7 +18,7 @@ from rq.job import Job
 from digitbot import keys
 from tests.e2e.conftest import Stack, running_stack
 from tests.e2e.test_pipeline import answers_to, wait_for_answer
-from tests.support.photos import clear_arrays, digit_photo
+from tests.support.photos import clear_arrays, digit_photo, ink_mask
 from tests.support.processes import ManagedProcess, digitbot_command, wait_until
 
 pytestmark = pytest.mark.slow
@@ -52,8 +52,8 @@ def test_bot_api_errors_on_getfile_and_sendmessage_still_answer_once(fault_stack
 def big_slow_photo(digit: np.ndarray) -> bytes:
     """A 7000×6900 PNG (under the pixel limit) whose decoding takes a noticeable time."""
     page = Image.new("L", (7000, 6900), 225)
-    ink = Image.fromarray(255 - digit).resize((2400, 2400), Image.BICUBIC)
-    page.paste(ink, (2300, 2200))
+    stroke = Image.fromarray((ink_mask(digit, (2400, 2400)) * 255).astype(np.uint8))
+    page.paste(40, (2300, 2200, 4700, 4600), stroke)
     out = io.BytesIO()
     page.save(out, "PNG", compress_level=1)
     return out.getvalue()
