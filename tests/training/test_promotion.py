@@ -10,7 +10,12 @@ def test_better_candidate_is_promoted_with_every_number_recorded() -> None:
     decision = decide(candidate, CHAMPION, canary_ok=True)
     assert decision.promote
     assert [g.name for g in decision.gates] == [
-        "canary", "mnist", "corrections", "photos/mnist-single", "photos/numbers"]
+        "canary",
+        "mnist",
+        "corrections",
+        "photos/mnist-single",
+        "photos/numbers",
+    ]
     assert "mnist 99.68% vs champion 99.60%" in decision.summary
     assert decision.to_dict()["champion"]["mnist_accuracy"] == 0.9960
 

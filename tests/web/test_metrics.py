@@ -11,8 +11,8 @@ from rq.serializers import JSONSerializer
 
 from digitbot import defaults, keys
 from digitbot.registry import ModelRegistry
-from tests.web.conftest import basic_auth
 from digitbot.stats import latency_key, observe_latency
+from tests.web.conftest import basic_auth
 
 
 def scrape(client: FlaskClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
