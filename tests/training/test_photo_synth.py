@@ -171,4 +171,4 @@ def test_tutorial_baseline_reads_the_whole_picture_as_one_digit() -> None:
     data, _ = render_photo([DIGITS[0][5], DIGITS[0][1]], np.random.default_rng(2))
     assert photo_benchmark.tutorial_baseline(predict)(data) == "3"
     assert seen[0].shape == (1, 28, 28)
-    assert 0.0 <= seen[0].min() and seen[0].max() <= 1.0
+    assert seen[0].min() >= 0.0 and seen[0].max() <= 1.0

@@ -1,0 +1,181 @@
+"""How well a recogniser reads phone-like photos: accuracy per photo set, before and after.
+
+A recogniser is any `Callable[[bytes], str]` that answers the digits it read, or "" for "no
+digit". `tutorial_baseline` is what the tutorials did (resize the whole photo to 28x28,
+invert, predict); `pipeline_recogniser` is our preprocessing in front of the same model.
+
+    python -m training.photo_benchmark --model digitbot/models/champion.keras
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from training.photo_synth import DEFAULT_SET_SIZE, PhotoSample, load_photo_sets
+
+Recogniser = Callable[[bytes], str]
+# (n, 28, 28) float32 MNIST-style crops -> (n, num_classes) probabilities; a class 10, when the
+# model has one, means "not a digit".
+PredictFn = Callable[[np.ndarray], np.ndarray]
+NOT_A_DIGIT_CLASS = 10
+
+
+@dataclass(frozen=True)
+class SetScore:
+    """Results on one photo set.
+
+    `accuracy`: share of photos whose answer equals the label exactly (for the negatives set,
+    the label is "", so this is the rejection rate). `rejected`: share answered "".
+    `wrongly_rejected`: share of photos that show digits but were answered "".
+    """
+
+    name: str
+    num_samples: int
+    accuracy: float
+    rejected: float
+    wrongly_rejected: float
+    median_ms: float
+
+
+def evaluate_photo_sets(
+    recognise: Recogniser, sets: Mapping[str, Sequence[PhotoSample]]
+) -> dict[str, SetScore]:
+    """Run `recognise` on every photo of every set and score each set."""
+    scores = {}
+    for name, samples in sets.items():
+        correct = rejected = wrongly_rejected = 0
+        durations = []
+        for sample in samples:
+            started = time.perf_counter()
+            answer = recognise(sample.data)
+            durations.append(time.perf_counter() - started)
+            correct += answer == sample.label
+            rejected += answer == ""
+            wrongly_rejected += answer == "" and sample.label != ""
+        count = max(1, len(samples))
+        scores[name] = SetScore(
+            name=name,
+            num_samples=len(samples),
+            accuracy=correct / count,
+            rejected=rejected / count,
+            wrongly_rejected=wrongly_rejected / count,
+            median_ms=1000.0 * statistics.median(durations) if durations else 0.0,
+        )
+    return scores
+
+
+def markdown_table(columns: Mapping[str, Mapping[str, SetScore]]) -> str:
+    """A Markdown table: one row per set, one accuracy column per recogniser.
+
+    `columns` maps a recogniser's name to its scores; the digit sets also show how many photos
+    were wrongly answered "no digit".
+    """
+    names = list(columns)
+    set_names: list[str] = []
+    for scores in columns.values():
+        set_names.extend(s for s in scores if s not in set_names)
+    header = "| set | photos | " + " | ".join(names) + " |"
+    lines = [header, "|---|---:|" + "---:|" * len(names)]
+    for set_name in set_names:
+        cells = []
+        num = 0
+        for name in names:
+            score = columns[name].get(set_name)
+            if score is None:
+                cells.append("–")
+                continue
+            num = score.num_samples
+            cell = f"{100 * score.accuracy:.1f} %"
+            if score.wrongly_rejected:
+                cell += f" ({100 * score.wrongly_rejected:.1f} % said no digit)"
+            cells.append(cell)
+        lines.append(f"| {set_name} | {num} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def print_table(columns: Mapping[str, Mapping[str, SetScore]]) -> None:
+    """Print `markdown_table(columns)`."""
+    print(markdown_table(columns))
+
+
+def tutorial_baseline(predict_fn: PredictFn) -> Recogniser:
+    """The tutorials' way: whole photo -> 28x28 grayscale, inverted, one prediction."""
+
+    def recognise(data: bytes) -> str:
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L")
+        small = image.resize((28, 28), Image.Resampling.BILINEAR)
+        x = 1.0 - np.asarray(small, dtype=np.float32) / 255.0
+        probabilities = np.asarray(predict_fn(x[None]))
+        best = int(np.argmax(probabilities[0]))
+        return "" if best == NOT_A_DIGIT_CLASS else str(best)
+
+    return recognise
+
+
+def pipeline_recogniser(predict_fn: PredictFn, *, min_confidence: float = 0.0) -> Recogniser:
+    """Our preprocessing, then the model on each crop; "" when nothing is read.
+
+    Crops the model calls "not a digit", or answers with less than `min_confidence`, are
+    dropped from the number (a model without a not-a-digit class needs the latter).
+    """
+    from worker.preprocess import preprocess
+
+    def recognise(data: bytes) -> str:
+        result = preprocess(data)
+        if result.crops.shape[0] == 0:
+            return ""
+        probabilities = np.asarray(predict_fn(result.crops))
+        digits = []
+        for row in probabilities:
+            best = int(np.argmax(row))
+            if best != NOT_A_DIGIT_CLASS and float(row[best]) >= min_confidence:
+                digits.append(str(best))
+        return "".join(digits)
+
+    return recognise
+
+
+def keras_predict_fn(model_path: Path) -> PredictFn:
+    """Load a Keras model once and wrap it as a PredictFn."""
+    import keras
+
+    model = keras.models.load_model(model_path, compile=False)
+
+    def predict(crops: np.ndarray) -> np.ndarray:
+        x = np.asarray(crops, dtype=np.float32)
+        output = model(x.reshape(-1, 28, 28, 1), training=False)
+        return np.asarray(output)
+
+    return predict
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", type=Path, required=True, help="a .keras model file")
+    parser.add_argument("--home", type=Path, default=Path(".digitbot"), help="DIGITBOT_HOME")
+    parser.add_argument("--n", type=int, default=DEFAULT_SET_SIZE, help="photos per set")
+    parser.add_argument("--min-confidence", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    predict = keras_predict_fn(args.model)
+    sets = load_photo_sets(args.home, n=args.n)
+    print_table(
+        {
+            "tutorial baseline": evaluate_photo_sets(tutorial_baseline(predict), sets),
+            "digitbot preprocessing": evaluate_photo_sets(
+                pipeline_recogniser(predict, min_confidence=args.min_confidence), sets
+            ),
+        }
+    )
+
+
+if __name__ == "__main__":
+    main()

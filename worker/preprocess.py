@@ -1,0 +1,145 @@
+"""Where a photo becomes 28x28 digit crops: the one preprocessing every caller shares.
+
+    bytes --decode--> gray (oriented, downscaled)
+          --find_ink--> polarity, flattened lighting, binary ink without ruled lines
+          --segment_digits--> components grouped into digits, left to right
+          --to_mnist--> (n, 28, 28) MNIST-style crops
+
+Pure functions: no I/O, no state; the stages are in `preprocess_ink`, `preprocess_segment` and
+`preprocess_mnist`. Training, the workers, `digitbot predict` and the web page all call
+`preprocess` (bytes) or `preprocess_array` (a grayscale array, e.g. from the canvas).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image
+
+from worker.decode import decode_image
+from worker.preprocess_ink import find_ink
+from worker.preprocess_mnist import MNIST_SIZE, to_mnist
+from worker.preprocess_segment import (
+    REASON_TOO_SMALL,
+    group_mask,
+    segment_digits,
+)
+
+__all__ = ["Preprocessed", "preprocess", "preprocess_array", "to_mnist", "SEGMENT_MAX_SIDE"]
+
+# Segmentation runs with the longest side at most this many pixels: enough for a digit that
+# is a twentieth of the frame, small enough to stay within a few milliseconds.
+SEGMENT_MAX_SIDE = 640
+# Smaller inputs (a canvas, a thumbnail) are enlarged to about this size first, so that
+# the filters sized for photos still apply.
+SEGMENT_MIN_SIDE = 256
+# Below this many pixels on the longest side there is nothing to read.
+MIN_IMAGE_SIDE = 12
+DEFAULT_MAX_DIGITS = 8
+
+
+@dataclass(frozen=True)
+class Preprocessed:
+    """The digits found in one image, and how they were found.
+
+    `crops` are MNIST-style (ink 1.0 on 0.0), one per digit, left to right; `boxes` are
+    (x0, y0, x1, y1) in the coordinates of the image of size `image_size` (width, height):
+    the decoded, oriented and downscaled photo, or the array given to `preprocess_array`.
+    `stages` are uint8 pictures at segmentation resolution for the "how I read it" picture
+    (scale boxes by stage width / image width). `reason` is "" when digits were found.
+    """
+
+    crops: np.ndarray
+    boxes: list[tuple[int, int, int, int]]
+    image_size: tuple[int, int]
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
+    reason: str = ""
+
+    @property
+    def num_digits(self) -> int:
+        return int(self.crops.shape[0])
+
+
+def preprocess(data: bytes, *, max_digits: int = DEFAULT_MAX_DIGITS) -> Preprocessed:
+    """Image bytes -> digit crops. Raises BadImageError subclasses for unreadable input."""
+    gray = decode_image(data, max_side=SEGMENT_MAX_SIDE)
+    return preprocess_array(gray, max_digits=max_digits)
+
+
+def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) -> Preprocessed:
+    """Grayscale float (H, W) in [0, 1], either polarity -> digit crops."""
+    gray = np.asarray(gray, dtype=np.float32)
+    if gray.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale array, got shape {gray.shape}")
+    height, width = gray.shape
+    image_size = (int(width), int(height))
+    if max(height, width) < MIN_IMAGE_SIDE or min(height, width) < 2:
+        return _nothing(image_size, {}, REASON_TOO_SMALL)
+    if not np.isfinite(gray).all():
+        gray = np.nan_to_num(gray, nan=1.0, posinf=1.0, neginf=0.0)
+    gray = np.clip(gray, 0.0, 1.0)
+    work, scale = _to_working_size(gray)
+
+    ink = find_ink(work)
+    stages = {
+        "gray": _to_uint8(work),
+        "flattened": _to_uint8(1.0 - ink.contrast),
+        "binary": ink.binary.astype(np.uint8) * 255,
+    }
+    segmentation = segment_digits(
+        ink.binary,
+        max_digits=max_digits,
+        steps=ink.steps,
+        contrast=ink.contrast,
+        labels=ink.labels,
+    )
+    if not segmentation.groups:
+        return _nothing(image_size, stages, segmentation.reason)
+
+    crops = np.stack([to_mnist(group_mask(segmentation.labels, g)) for g in segmentation.groups])
+    boxes = [_box_in_input(g.x0, g.y0, g.x1, g.y1, scale, image_size) for g in segmentation.groups]
+    return Preprocessed(crops, boxes, image_size, stages, "")
+
+
+def _to_working_size(gray: np.ndarray) -> tuple[np.ndarray, float]:
+    """Resize to segmentation size; also the factor from input to working coordinates."""
+    height, width = gray.shape
+    longest = max(height, width)
+    if longest > SEGMENT_MAX_SIDE:
+        scale = SEGMENT_MAX_SIDE / longest
+    elif longest < SEGMENT_MIN_SIDE:
+        scale = float(SEGMENT_MIN_SIDE // longest) if longest * 2 <= SEGMENT_MIN_SIDE else 1.0
+    else:
+        return gray, 1.0
+    if scale == 1.0:
+        return gray, 1.0
+    size = (max(2, round(width * scale)), max(2, round(height * scale)))
+    resample = Image.Resampling.BILINEAR
+    image = Image.fromarray(np.ascontiguousarray(gray))
+    work = np.asarray(image.resize(size, resample, reducing_gap=2.0 if scale < 1 else None))
+    return np.ascontiguousarray(work, dtype=np.float32), size[0] / width
+
+
+def _box_in_input(
+    x0: int, y0: int, x1: int, y1: int, scale: float, image_size: tuple[int, int]
+) -> tuple[int, int, int, int]:
+    width, height = image_size
+    return (
+        max(0, int(np.floor(x0 / scale))),
+        max(0, int(np.floor(y0 / scale))),
+        min(width, int(np.ceil(x1 / scale))),
+        min(height, int(np.ceil(y1 / scale))),
+    )
+
+
+def _nothing(
+    image_size: tuple[int, int], stages: dict[str, np.ndarray], reason: str
+) -> Preprocessed:
+    crops = np.zeros((0, MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
+    return Preprocessed(crops, [], image_size, stages, reason)
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """[0, 1] floats to uint8 (the inputs here are within range already)."""
+    return (image * np.float32(255.0)).astype(np.uint8)

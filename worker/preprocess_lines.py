@@ -1,0 +1,194 @@
+"""Where notebook rules, squared-paper grids and margin lines are found and taken out.
+
+A ruled line crosses most of the picture at one tilt. The tilt comes from projections of the
+faint-ink pixels; in the picture sheared by that tilt a line is a row in which most pixels
+hold at least faint ink, even where thresholding broke the line into dashes. Ink pixels on
+such rows are removed, and given back where a stroke continues on both sides of the line.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Lines are searched up to 15 degrees of tilt, coarse to fine: (+- span around the best so
+# far, step, in degrees; rows per projection bin).
+TILT_SEARCH = ((15.0, 2.0, 16), (1.5, 0.25, 4), (0.3, 0.05, 1))
+# A line row: at least this share of its pixels hold faint ink...
+LINE_ROW_FILL = 0.5
+# Rows two away from a line row with at least this share are its fringe too.
+LINE_FRINGE_FILL = 0.05
+# ...over a row at least this share of the picture's width long.
+LINE_MIN_LENGTH_FRACTION = 0.3
+# Faint ink: contrast above this many noise levels (and above a floor).
+FAINT_NOISE_FACTOR = 2.5
+FAINT_MIN_CONTRAST = 0.03
+# A ruled line is thin: at most this share of the long side; a thicker band is a drawing or a
+# shadow and stays.
+LINE_MAX_THICKNESS_FRACTION = 0.015
+# Faint pixels are taken from every SAMPLING-th pixel along the lines searched for.
+SAMPLING = 2
+# Points used to find the tilt (a subsample keeps this fast).
+TILT_SAMPLE_POINTS = 5000
+
+
+def find_ruled_lines(
+    binary: np.ndarray, darkness: np.ndarray, paper: float, noise: float
+) -> np.ndarray:
+    """Ink pixels of `binary` on long thin straight lines, horizontal or vertical.
+
+    `darkness` is how much darker than the paper around it each pixel is; `paper` and `noise`
+    are its typical value on bare paper and that value's noise.
+    """
+    threshold = paper + max(FAINT_MIN_CONTRAST, FAINT_NOISE_FACTOR * noise)
+    ink_y, ink_x = np.nonzero(binary)
+    lines = np.zeros_like(binary)
+    height, width = binary.shape
+    # Every other pixel along a line is plenty to see how full it is, at half the cost.
+    fy, fx = np.nonzero(darkness[:, ::2] > threshold)
+    on_line = _pixels_on_lines(fy, fx * 2, ink_y, ink_x, (height, width))
+    if on_line is not None:
+        lines[ink_y[on_line], ink_x[on_line]] = True
+    fy, fx = np.nonzero(darkness[::2, :] > threshold)
+    on_line = _pixels_on_lines(fx, fy * 2, ink_x, ink_y, (width, height))
+    if on_line is not None:
+        lines[ink_y[on_line], ink_x[on_line]] = True
+    return lines
+
+
+def heal_line_cuts(binary: np.ndarray, lines: np.ndarray) -> np.ndarray:
+    """Give back removed line pixels where a stroke continues on both sides of the line.
+
+    `binary` no longer holds the line pixels; a removed pixel returns when there is ink within
+    a line's thickness above and below it (or left and right, for vertical lines).
+    """
+    height, width = binary.shape
+    reach = max(3, int(round(LINE_MAX_THICKNESS_FRACTION * max(height, width))) + 2)
+    ly, lx = np.nonzero(lines)
+    if ly.size == 0:
+        return binary
+    keep = _ink_on_both_sides(binary, ly, lx, reach, axis=0)
+    keep |= _ink_on_both_sides(binary, ly, lx, reach, axis=1)
+    healed = binary.copy()
+    healed[ly[keep], lx[keep]] = True
+    return healed
+
+
+def _ink_on_both_sides(
+    binary: np.ndarray, ys: np.ndarray, xs: np.ndarray, reach: int, axis: int
+) -> np.ndarray:
+    """For the pixels (ys, xs): is there ink within `reach` before and after them on `axis`?"""
+    pad = ((1, 0), (0, 0)) if axis == 0 else ((0, 0), (1, 0))
+    # counts at index i: how many ink pixels lie before position i along the axis.
+    counts = np.pad(np.cumsum(binary, axis=axis, dtype=np.int32), pad)
+
+    def ink_before(index: np.ndarray) -> np.ndarray:
+        return counts[index, xs] if axis == 0 else counts[ys, index]
+
+    position = ys if axis == 0 else xs
+    size = binary.shape[axis]
+    before = ink_before(position) - ink_before(np.maximum(position - reach, 0))
+    after = ink_before(np.minimum(position + reach + 1, size)) - ink_before(position + 1)
+    return (before > 0) & (after > 0)
+
+
+def _pixels_on_lines(
+    faint_rows: np.ndarray,
+    faint_cols: np.ndarray,
+    ink_rows: np.ndarray,
+    ink_cols: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray | None:
+    """Which ink pixels lie on near-horizontal line rows; None when there are no lines.
+
+    The faint pixels are a sample of every SAMPLING-th column.
+    """
+    height, width = shape
+    length = LINE_MIN_LENGTH_FRACTION * width
+    if width < 16 or faint_rows.size * SAMPLING < length:
+        return None
+    slope = _line_slope(faint_rows, faint_cols, height, length)
+    if slope is None:
+        return None
+    shift = np.rint(np.arange(width) * slope).astype(np.int64)
+    shift = shift.max() - shift
+    num_rows = height + int(shift.max())
+    # Pixels per sheared row: every column contributes rows shift[x] .. shift[x] + height - 1.
+    starts = np.bincount(shift, minlength=num_rows + 1)
+    stops = np.bincount(shift + height, minlength=num_rows + 1)
+    row_length = np.cumsum(starts - stops)[:num_rows]
+    faint_count = np.bincount(faint_rows + shift[faint_cols], minlength=num_rows)[:num_rows]
+    fill = faint_count * SAMPLING / np.maximum(row_length, 1)
+    long_enough = row_length >= length
+    line_rows = (fill >= LINE_ROW_FILL) & long_enough
+    if not line_rows.any():
+        return None
+    max_thickness = max(2, int(LINE_MAX_THICKNESS_FRACTION * max(height, width)))
+    line_rows = _without_thick_bands(line_rows, max_thickness)
+    # The anti-aliased fringe: the rows next to a line row, and the next ones where they are
+    # partly on the line too.
+    widened = line_rows.copy()
+    widened[1:] |= line_rows[:-1]
+    widened[:-1] |= line_rows[1:]
+    further = np.zeros_like(line_rows)
+    further[2:] |= line_rows[:-2]
+    further[:-2] |= line_rows[2:]
+    widened |= further & (fill >= LINE_FRINGE_FILL)
+    return widened[ink_rows + shift[ink_cols]]
+
+
+def _without_thick_bands(rows: np.ndarray, max_thickness: int) -> np.ndarray:
+    """Drop runs of consecutive line rows thicker than a rule."""
+    padded = np.concatenate(([False], rows, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, stops = edges[0::2], edges[1::2]
+    keep = rows.copy()
+    for start, stop in zip(starts, stops, strict=True):
+        if stop - start > max_thickness:
+            keep[start:stop] = False
+    return keep
+
+
+def _line_slope(rows: np.ndarray, cols: np.ndarray, height: int, length: float) -> float | None:
+    """The tilt (d row / d col) whose projection has a row holding `length` faint pixels.
+
+    Coarse to fine: wide bins forgive a coarse angle (a thin line drifts across rows when
+    the angle is off), narrow bins need a fine one.
+    """
+    step = max(1, rows.size // TILT_SAMPLE_POINTS)
+    ys, xs = rows[::step].astype(np.float32), cols[::step].astype(np.float32)
+    best = 0.0
+    for span, angle_step, bin_rows in TILT_SEARCH:
+        degrees = best + np.arange(-span, span + 1e-6, angle_step)
+        best, count = _best_projection(ys, xs, height, degrees, bin_rows)
+    if count * step * SAMPLING < LINE_ROW_FILL * length:
+        return None
+    return float(np.tan(np.radians(best)))
+
+
+def _best_projection(
+    ys: np.ndarray, xs: np.ndarray, height: int, degrees: np.ndarray, bin_rows: int
+) -> tuple[float, int]:
+    """The angle whose projection (in bins of `bin_rows` rows) has the fullest bin, and how
+    many sampled columns that bin covers.
+
+    Coverage, not pixel count: a thick stroke piles many pixels into a wide bin, but only a
+    line covers the whole width.
+    """
+    slopes = np.tan(np.radians(degrees)).astype(np.float32)
+    offset = int(np.ceil((float(xs.max()) + 1) * float(np.abs(slopes).max()))) + 1
+    bins = (height + 2 * offset) // bin_rows + 1
+    rows = np.rint(ys[None, :] - xs[None, :] * slopes[:, None]).astype(np.int64) + offset
+    if bin_rows == 1:
+        # One pixel per row and column: the count is the coverage.
+        rows += np.arange(slopes.size, dtype=np.int64)[:, None] * bins
+        coverage = np.bincount(rows.ravel(), minlength=slopes.size * bins).reshape(
+            slopes.size, bins
+        )
+    else:
+        rows //= bin_rows
+        columns = (xs // SAMPLING).astype(np.int64)
+        occupied = np.zeros((slopes.size, bins, int(columns.max()) + 1), dtype=bool)
+        occupied[np.arange(slopes.size)[:, None], rows, columns[None, :]] = True
+        coverage = occupied.sum(axis=2)
+    index, row = np.unravel_index(int(np.argmax(coverage)), coverage.shape)
+    return float(degrees[index]), int(coverage[index, row])
