@@ -15,6 +15,7 @@ from benchmarks import procfs
 from digitbot.redis_server import EmbeddedRedis
 from tests.support import telegram_standin
 from tests.support.processes import ManagedProcess, digitbot_command
+from tests.support.stack import stack_env as e2e_stack_env
 from tests.support.telegram_standin import TelegramStandIn
 
 # Shaped like a bot token so settings accept it ("<digits>:" + 35 characters), but not one.
@@ -56,15 +57,11 @@ class LoadStack:
 
 
 def stack_env(standin: TelegramStandIn, redis_url: str, home: Path) -> dict[str, str]:
+    """The e2e tests' environment; a few simulated users send far more than a real user
+    would, so the per-user limit is lifted."""
     return {
-        **os.environ,
-        "TELEGRAM_BOT_TOKEN": FAKE_TOKEN,
-        "TELEGRAM_API_URL": standin.api_url,
-        "TELEGRAM_FILE_API_URL": standin.file_url,
-        "REDIS_URL": redis_url,
-        "DIGITBOT_HOME": str(home),
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        "PYTHONUNBUFFERED": "1",
+        **e2e_stack_env(standin, redis_url, home),
+        "DIGITBOT_PHOTOS_PER_USER_PER_MINUTE": "1000000",
     }
 
 

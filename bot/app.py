@@ -54,7 +54,9 @@ def build_application(settings: Settings) -> Application:
         )
         application.bot_data[handlers.SETTINGS] = settings
         application.bot_data[handlers.INTAKE] = PhotoIntake(
-            connection, max_queue_depth=settings.max_queue_depth
+            connection,
+            max_queue_depth=settings.max_queue_depth,
+            per_user_per_minute=settings.photos_per_user_per_minute,
         )
         try:
             await application.bot.set_my_commands(COMMANDS)

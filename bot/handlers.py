@@ -204,6 +204,9 @@ async def _accept(
     if submission.outcome is Outcome.BUSY:
         await _reply(update, messages.BUSY)
         return
+    if submission.outcome is Outcome.RATE_LIMITED:
+        await _reply(update, messages.SLOW_DOWN)
+        return
     log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
 
 

@@ -10,6 +10,7 @@ import enum
 import hashlib
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 
 import redis
@@ -29,6 +30,7 @@ class Outcome(enum.StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     BUSY = "busy"
+    RATE_LIMITED = "rate-limited"
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,13 @@ class Submission:
 class PhotoIntake:
     """Stores photos and enqueues recognition jobs by dotted path, with JSON payloads only."""
 
-    def __init__(self, connection: redis.Redis, *, max_queue_depth: int) -> None:
+    def __init__(
+        self,
+        connection: redis.Redis,
+        *,
+        max_queue_depth: int,
+        per_user_per_minute: int = defaults.PHOTOS_PER_USER_PER_MINUTE,
+    ) -> None:
         self.connection = connection
         self.queue = Queue(
             defaults.QUEUE_RECOGNITION,
@@ -49,6 +57,7 @@ class PhotoIntake:
             serializer=defaults.JOB_SERIALIZER,
         )
         self.max_queue_depth = max_queue_depth
+        self.per_user_per_minute = per_user_per_minute
         self._salt: bytes | None = None
 
     def submit(
@@ -61,7 +70,10 @@ class PhotoIntake:
         user_id: int | None = None,
         job_id: str | None = None,
     ) -> Submission:
-        """Store the photo and enqueue its job; refuse when the queue is too deep."""
+        """Store the photo and enqueue its job; refuse when the queue is too deep or the user
+        sends faster than PHOTOS_PER_USER_PER_MINUTE."""
+        if user_id is not None and self._over_user_limit(user_id):
+            return Submission(Outcome.RATE_LIMITED)
         if self.queue.count >= self.max_queue_depth:
             return Submission(Outcome.BUSY)
         request_id = new_request_id()
@@ -124,6 +136,15 @@ class PhotoIntake:
         except DuplicateJobError:
             return False
         return True
+
+    def _over_user_limit(self, user_id: int) -> bool:
+        minute = int(time.time() // 60)
+        key = keys.rate_limit_key("telegram", f"{self.user_hash(user_id)}:{minute}")
+        with self.connection.pipeline() as pipe:
+            pipe.incr(key)
+            pipe.expire(key, 120)
+            count, _ = pipe.execute()
+        return int(count) > self.per_user_per_minute
 
     def user_hash(self, user_id: int) -> str:
         """A salted hash of a Telegram user id; the id itself is never stored."""

@@ -71,3 +71,7 @@ PRIVACY = (
 )
 ADMIN_ONLY = "Sorry, that command is for the bot's operators."
 NOTHING_HELD = "No corrections are waiting for review."
+SLOW_DOWN = (
+    "You're sending photos faster than I can read them. Please wait a minute, then send the "
+    "ones I haven't answered again."
+)

@@ -34,6 +34,9 @@ TELEGRAM_READ_TIMEOUT_SECONDS = 30.0
 TELEGRAM_MAX_ATTEMPTS = 5
 TELEGRAM_MAX_RETRY_AFTER_SECONDS = 30.0
 
+# Photos one Telegram user may send per minute before being asked to slow down.
+PHOTOS_PER_USER_PER_MINUTE = 20
+
 # Below this overall confidence the answer says it is unsure.
 CONFIDENCE_UNSURE = 0.6
 

@@ -28,6 +28,7 @@ class Settings:
     admin_ids: frozenset[int] = frozenset()
     home: Path = Path.home() / ".digitbot"
     max_queue_depth: int = 2000
+    photos_per_user_per_minute: int = defaults.PHOTOS_PER_USER_PER_MINUTE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +44,9 @@ class Settings:
             admin_ids=parse_admin_ids(env.get("DIGITBOT_ADMIN_IDS", "")),
             home=Path(env.get("DIGITBOT_HOME", "") or Path.home() / ".digitbot"),
             max_queue_depth=int(env.get("DIGITBOT_MAX_QUEUE_DEPTH", "2000")),
+            photos_per_user_per_minute=int(
+                env.get("DIGITBOT_PHOTOS_PER_USER_PER_MINUTE", defaults.PHOTOS_PER_USER_PER_MINUTE)
+            ),
         )
 
     def require_token(self) -> str:

@@ -66,3 +66,17 @@ def test_user_hash_is_salted_and_stable(redis_conn: redis.Redis) -> None:
     import hashlib
 
     assert intake.user_hash(7) != hashlib.sha256(b"7").hexdigest()[:32]
+
+
+def test_user_sending_too_fast_is_asked_to_slow_down_others_are_not(
+    redis_conn: redis.Redis,
+) -> None:
+    intake = PhotoIntake(redis_conn, max_queue_depth=100, per_user_per_minute=3)
+    outcomes = [
+        intake.submit(b"x", source="telegram-photo", chat_id=1, message_id=i, user_id=1).outcome
+        for i in range(5)
+    ]
+    assert outcomes == [Outcome.ACCEPTED] * 3 + [Outcome.RATE_LIMITED] * 2
+    other = intake.submit(b"x", source="telegram-photo", chat_id=2, message_id=1, user_id=2)
+    assert other.outcome is Outcome.ACCEPTED
+    assert Queue(defaults.QUEUE_RECOGNITION, connection=redis_conn).count == 4
