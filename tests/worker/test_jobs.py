@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
@@ -151,3 +153,26 @@ def test_web_request_result_is_stored_with_model_inputs(
     assert result["answer"].startswith(f"{int(y[11])} — ")
     assert len(result["inputs"]) == 1 and len(result["inputs"][0]) == 28
     assert standin.sent() == []
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.one_of(st.binary(max_size=2048), st.just(b"\x89PNG\r\n\x1a\n" + bytes(64))))
+def test_any_bytes_get_exactly_one_answer_and_never_a_crash(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn, data: bytes
+) -> None:
+    message_id = standin.user_sends_photo(9, b"\xff\xd8placeholder")
+    PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        data, source="telegram-document", chat_id=9, message_id=message_id
+    )
+    drain(redis_conn)
+    answers = [r for r in standin.sent(chat_id=9) if r.reply_to_message_id == message_id]
+    assert len(answers) == 1
+    assert answers[0].text and answers[0].text != jobs.APOLOGY_TEXT
+    failed = FailedJobRegistry(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
+    assert failed.count == 0
