@@ -48,6 +48,19 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
     predict.add_argument("files", nargs="+")
 
+    evaluate = sub.add_parser("evaluate", help="score the model on our phone-photo benchmark")
+    evaluate.add_argument(
+        "--photos",
+        action="store_true",
+        required=True,
+        help="run the photo benchmark (the only evaluation so far)",
+    )
+    evaluate.add_argument("--n", type=int, default=200, help="photos per set")
+    evaluate.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
+    evaluate.add_argument(
+        "--no-baseline", action="store_true", help="skip the tutorials' resize-and-invert baseline"
+    )
+
     models = sub.add_parser("models", help="list, show, promote or roll back model versions")
     models.add_argument("action", choices=["list", "show", "promote", "rollback", "history"])
     models.add_argument("version", nargs="?")
@@ -137,6 +150,18 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "retrain":
             return run_retrain(connection)
         return run_models(connection, args.action, args.version)
+    if args.command == "evaluate":
+        from pathlib import Path
+
+        from training.evaluate import run_evaluate
+
+        run_evaluate(
+            settings.home,
+            n=args.n,
+            baseline=not args.no_baseline,
+            model_path=Path(args.model) if args.model else None,
+        )
+        return 0
     if args.command == "train":
         from training.commands import run_train
 
