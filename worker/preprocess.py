@@ -5,9 +5,11 @@
           --segment_digits--> components grouped into digits, left to right
           --to_mnist--> (n, 28, 28) MNIST-style crops
 
-Pure functions: no I/O, no state; the stages are in `preprocess_ink`, `preprocess_segment` and
-`preprocess_mnist`. Training, the workers, `digitbot predict` and the web page all call
-`preprocess` (bytes) or `preprocess_array` (a grayscale array, e.g. from the canvas).
+Pure functions: no I/O, no state. The stages live in `preprocess_ink` (polarity, lighting,
+binarisation), `preprocess_lines` (ruled lines), `preprocess_segment` and `preprocess_group`
+(components to digits) and `preprocess_mnist` (the MNIST recipe). Training, the workers,
+`digitbot predict` and the web page all call `preprocess` (bytes) or `preprocess_array` (a
+grayscale array, e.g. from the canvas).
 """
 
 from __future__ import annotations
@@ -16,15 +18,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage as ndi
 
 from worker.decode import decode_image
-from worker.preprocess_ink import find_ink
+from worker.preprocess_group import Group, group_mask
+from worker.preprocess_ink import InkMaps, find_ink
 from worker.preprocess_mnist import MNIST_SIZE, to_mnist
-from worker.preprocess_segment import (
-    REASON_TOO_SMALL,
-    group_mask,
-    segment_digits,
-)
+from worker.preprocess_segment import REASON_TOO_SMALL, segment_digits
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_array", "to_mnist", "SEGMENT_MAX_SIDE"]
 
@@ -34,6 +34,9 @@ SEGMENT_MAX_SIDE = 640
 # Smaller inputs (a canvas, a thumbnail) are enlarged to about this size first, so that
 # the filters sized for photos still apply.
 SEGMENT_MIN_SIDE = 256
+# Digits shorter than this (at segmentation resolution) are traced again from an enlarged
+# darkness map before the MNIST recipe.
+SMALL_DIGIT_HEIGHT = 64
 # Below this many pixels on the longest side there is nothing to read.
 MIN_IMAGE_SIDE = 12
 DEFAULT_MAX_DIGITS = 8
@@ -46,8 +49,9 @@ class Preprocessed:
     `crops` are MNIST-style (ink 1.0 on 0.0), one per digit, left to right; `boxes` are
     (x0, y0, x1, y1) in the coordinates of the image of size `image_size` (width, height):
     the decoded, oriented and downscaled photo, or the array given to `preprocess_array`.
-    `stages` are uint8 pictures at segmentation resolution for the "how I read it" picture
-    (scale boxes by stage width / image width). `reason` is "" when digits were found.
+    `stages` are uint8 pictures of `image_size` for the "how I read it" picture: "gray" (the
+    picture), "flattened" (lighting evened out, ink dark) and "binary" (the ink found, ruled
+    lines removed). `reason` is "" when digits were found.
     """
 
     crops: np.ndarray
@@ -82,11 +86,14 @@ def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) 
     work, scale = _to_working_size(gray)
 
     ink = find_ink(work)
-    stages = {
-        "gray": _to_uint8(work),
-        "flattened": _to_uint8(1.0 - ink.contrast),
-        "binary": ink.binary.astype(np.uint8) * 255,
-    }
+    stages = _stages(
+        {
+            "gray": _to_uint8(work),
+            "flattened": _to_uint8(1.0 - ink.contrast),
+            "binary": ink.binary.astype(np.uint8) * 255,
+        },
+        image_size,
+    )
     segmentation = segment_digits(
         ink.binary,
         max_digits=max_digits,
@@ -97,9 +104,33 @@ def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) 
     if not segmentation.groups:
         return _nothing(image_size, stages, segmentation.reason)
 
-    crops = np.stack([to_mnist(group_mask(segmentation.labels, g)) for g in segmentation.groups])
+    crops = np.stack(
+        [to_mnist(_digit_mask(ink, segmentation.labels, g)) for g in segmentation.groups]
+    )
     boxes = [_box_in_input(g.x0, g.y0, g.x1, g.y1, scale, image_size) for g in segmentation.groups]
     return Preprocessed(crops, boxes, image_size, stages, "")
+
+
+def _digit_mask(ink: InkMaps, labels: np.ndarray, group: Group) -> np.ndarray:
+    """The digit's ink for `to_mnist`; for a small digit, traced again at a finer scale.
+
+    At segmentation resolution a small digit's mask is blocky; the darkness map still holds
+    where within each pixel the stroke runs, and enlarging it smoothly before thresholding
+    recovers that.
+    """
+    own = group_mask(labels, group)
+    if group.height >= SMALL_DIGIT_HEIGHT:
+        return own
+    factor = int(np.ceil(SMALL_DIGIT_HEIGHT / max(1, group.height)))
+    window = ink.darkness[group.y0 : group.y1, group.x0 : group.x1]
+    size = (window.shape[1] * factor, window.shape[0] * factor)
+    fine = np.asarray(
+        Image.fromarray(np.ascontiguousarray(window)).resize(size, Image.Resampling.BICUBIC)
+    )
+    # Only near the digit's own pixels: a neighbour reaching into the box stays out.
+    near = np.repeat(np.repeat(ndi.binary_dilation(own), factor, axis=0), factor, axis=1)
+    mask = (fine > ink.ink_level) & near
+    return mask if mask.any() else own
 
 
 def _to_working_size(gray: np.ndarray) -> tuple[np.ndarray, float]:
@@ -138,6 +169,17 @@ def _nothing(
 ) -> Preprocessed:
     crops = np.zeros((0, MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
     return Preprocessed(crops, [], image_size, stages, reason)
+
+
+def _stages(pictures: dict[str, np.ndarray], image_size: tuple[int, int]) -> dict[str, np.ndarray]:
+    """The pictures at the size the boxes refer to (they are made at segmentation size)."""
+    first = next(iter(pictures.values()))
+    if first.shape[::-1] == image_size:
+        return pictures
+    return {
+        name: np.asarray(Image.fromarray(picture).resize(image_size, Image.Resampling.NEAREST))
+        for name, picture in pictures.items()
+    }
 
 
 def _to_uint8(image: np.ndarray) -> np.ndarray:

@@ -55,6 +55,10 @@ class InkMaps:
     # coarse background estimate lags and leaves a false stroke along the step
     steps: np.ndarray
     noise: float  # noise of the paper's brightness (absolute, of [0, 1] gray)
+    # float32 (H, W): how much darker than the paper each pixel is (absolute), and the level
+    # above which a pixel connected to strong ink counts as ink
+    darkness: np.ndarray
+    ink_level: float
     # int32 (H, W): 8-connected components of `binary` (not numbered consecutively), or None
     labels: np.ndarray | None = None
 
@@ -73,15 +77,16 @@ def find_ink(gray: np.ndarray) -> InkMaps:
     # thresholds are set on the absolute difference, with floors on the relative one.
     difference = contrast * background
     level, noise = _median_and_noise(difference)
+    ink_level = level + GROW_NOISE_FACTOR * noise
     strong = (contrast > MIN_SEED_CONTRAST) & (difference > level + SEED_NOISE_FACTOR * noise)
-    weak = (contrast > MIN_GROW_CONTRAST) & (difference > level + GROW_NOISE_FACTOR * noise)
-    binary, labels = hysteresis(weak, strong)
+    weak = (contrast > MIN_GROW_CONTRAST) & (difference > ink_level)
+    binary, components = hysteresis(weak, strong)
+    labels: np.ndarray | None = components
     lines = find_ruled_lines(binary, difference, level, noise)
     if lines.any():
         binary = heal_line_cuts(binary & ~lines, lines)
-        # The components changed: segmentation labels them again.
-        return InkMaps(dark_ink, contrast, binary, lines, steps, noise, None)
-    return InkMaps(dark_ink, contrast, binary, lines, steps, noise, labels)
+        labels = None  # the components changed: segmentation labels them again
+    return InkMaps(dark_ink, contrast, binary, lines, steps, noise, difference, ink_level, labels)
 
 
 def is_dark_ink(gray: np.ndarray) -> bool:

@@ -25,10 +25,13 @@ FAINT_MIN_CONTRAST = 0.03
 # A ruled line is thin: at most this share of the long side; a thicker band is a drawing or a
 # shadow and stays.
 LINE_MAX_THICKNESS_FRACTION = 0.015
-# Faint pixels are taken from every SAMPLING-th pixel along the lines searched for.
-SAMPLING = 2
+# Faint pixels are sampled from every n-th column: sparsely to find the tilt, more densely to
+# measure how full each row is; wide bins count coverage in blocks of columns.
+TILT_SAMPLING = 2
+FILL_SAMPLING = 2
+COVERAGE_BLOCK = 2
 # Points used to find the tilt (a subsample keeps this fast).
-TILT_SAMPLE_POINTS = 5000
+TILT_SAMPLE_POINTS = 3000
 
 
 def find_ruled_lines(
@@ -40,17 +43,27 @@ def find_ruled_lines(
     are its typical value on bare paper and that value's noise.
     """
     threshold = paper + max(FAINT_MIN_CONTRAST, FAINT_NOISE_FACTOR * noise)
-    ink_y, ink_x = np.nonzero(binary)
     lines = np.zeros_like(binary)
-    height, width = binary.shape
-    # Every other pixel along a line is plenty to see how full it is, at half the cost.
-    fy, fx = np.nonzero(darkness[:, ::2] > threshold)
-    on_line = _pixels_on_lines(fy, fx * 2, ink_y, ink_x, (height, width))
-    if on_line is not None:
-        lines[ink_y[on_line], ink_x[on_line]] = True
-    fy, fx = np.nonzero(darkness[::2, :] > threshold)
-    on_line = _pixels_on_lines(fx, fy * 2, ink_x, ink_y, (width, height))
-    if on_line is not None:
+    ink_y = ink_x = np.zeros(0, dtype=np.int64)  # the ink's pixels, found when first needed
+    for transposed in (False, True):
+        view = darkness.T if transposed else darkness
+        height, width = view.shape
+        length = LINE_MIN_LENGTH_FRACTION * width
+        if width < 16:
+            continue
+        # The tilt from a sparse sample of columns; how full each row is from a denser one.
+        ys, xs = np.nonzero(view[:, ::TILT_SAMPLING] > threshold)
+        slope = _line_slope(ys, xs * TILT_SAMPLING, height, length, TILT_SAMPLING)
+        if slope is None:
+            continue
+        ys, xs = np.nonzero(view[:, ::FILL_SAMPLING] > threshold)
+        line_rows, shift = _line_rows(ys, xs * FILL_SAMPLING, (height, width), slope)
+        if line_rows is None:
+            continue
+        if ink_y.size == 0:
+            ink_y, ink_x = np.nonzero(binary)
+        rows, cols = (ink_x, ink_y) if transposed else (ink_y, ink_x)
+        on_line = line_rows[rows + shift[cols]]
         lines[ink_y[on_line], ink_x[on_line]] = True
     return lines
 
@@ -91,24 +104,13 @@ def _ink_on_both_sides(
     return (before > 0) & (after > 0)
 
 
-def _pixels_on_lines(
-    faint_rows: np.ndarray,
-    faint_cols: np.ndarray,
-    ink_rows: np.ndarray,
-    ink_cols: np.ndarray,
-    shape: tuple[int, int],
-) -> np.ndarray | None:
-    """Which ink pixels lie on near-horizontal line rows; None when there are no lines.
-
-    The faint pixels are a sample of every SAMPLING-th column.
-    """
+def _line_rows(
+    faint_rows: np.ndarray, faint_cols: np.ndarray, shape: tuple[int, int], slope: float
+) -> tuple[np.ndarray | None, np.ndarray]:
+    """Which rows of the picture sheared by `slope` are lines (with their fringe), and the
+    shear: pixel (y, x) lies on sheared row y + shift[x]. The faint pixels are a sample of
+    every FILL_SAMPLING-th column."""
     height, width = shape
-    length = LINE_MIN_LENGTH_FRACTION * width
-    if width < 16 or faint_rows.size * SAMPLING < length:
-        return None
-    slope = _line_slope(faint_rows, faint_cols, height, length)
-    if slope is None:
-        return None
     shift = np.rint(np.arange(width) * slope).astype(np.int64)
     shift = shift.max() - shift
     num_rows = height + int(shift.max())
@@ -117,11 +119,10 @@ def _pixels_on_lines(
     stops = np.bincount(shift + height, minlength=num_rows + 1)
     row_length = np.cumsum(starts - stops)[:num_rows]
     faint_count = np.bincount(faint_rows + shift[faint_cols], minlength=num_rows)[:num_rows]
-    fill = faint_count * SAMPLING / np.maximum(row_length, 1)
-    long_enough = row_length >= length
-    line_rows = (fill >= LINE_ROW_FILL) & long_enough
+    fill = faint_count * FILL_SAMPLING / np.maximum(row_length, 1)
+    line_rows = (fill >= LINE_ROW_FILL) & (row_length >= LINE_MIN_LENGTH_FRACTION * width)
     if not line_rows.any():
-        return None
+        return None, shift
     max_thickness = max(2, int(LINE_MAX_THICKNESS_FRACTION * max(height, width)))
     line_rows = _without_thick_bands(line_rows, max_thickness)
     # The anti-aliased fringe: the rows next to a line row, and the next ones where they are
@@ -133,7 +134,7 @@ def _pixels_on_lines(
     further[2:] |= line_rows[:-2]
     further[:-2] |= line_rows[2:]
     widened |= further & (fill >= LINE_FRINGE_FILL)
-    return widened[ink_rows + shift[ink_cols]]
+    return widened, shift
 
 
 def _without_thick_bands(rows: np.ndarray, max_thickness: int) -> np.ndarray:
@@ -148,7 +149,9 @@ def _without_thick_bands(rows: np.ndarray, max_thickness: int) -> np.ndarray:
     return keep
 
 
-def _line_slope(rows: np.ndarray, cols: np.ndarray, height: int, length: float) -> float | None:
+def _line_slope(
+    rows: np.ndarray, cols: np.ndarray, height: int, length: float, sampling: int
+) -> float | None:
     """The tilt (d row / d col) whose projection has a row holding `length` faint pixels.
 
     Coarse to fine: wide bins forgive a coarse angle (a thin line drifts across rows when
@@ -156,20 +159,23 @@ def _line_slope(rows: np.ndarray, cols: np.ndarray, height: int, length: float) 
     """
     step = max(1, rows.size // TILT_SAMPLE_POINTS)
     ys, xs = rows[::step].astype(np.float32), cols[::step].astype(np.float32)
+    if rows.size * sampling < length:
+        return None
+    needed = LINE_ROW_FILL * length / (step * sampling)
     best = 0.0
     for span, angle_step, bin_rows in TILT_SEARCH:
         degrees = best + np.arange(-span, span + 1e-6, angle_step)
-        best, count = _best_projection(ys, xs, height, degrees, bin_rows)
-    if count * step * SAMPLING < LINE_ROW_FILL * length:
-        return None
+        best, count = _best_projection(ys, xs, height, degrees, bin_rows, sampling)
+        if count < needed:
+            return None  # wider bins only ever hold more: no line at any finer step either
     return float(np.tan(np.radians(best)))
 
 
 def _best_projection(
-    ys: np.ndarray, xs: np.ndarray, height: int, degrees: np.ndarray, bin_rows: int
+    ys: np.ndarray, xs: np.ndarray, height: int, degrees: np.ndarray, bin_rows: int, sampling: int
 ) -> tuple[float, int]:
-    """The angle whose projection (in bins of `bin_rows` rows) has the fullest bin, and how
-    many sampled columns that bin covers.
+    """The angle whose projection (in bins of `bin_rows` rows) has the sharpest profile, and how
+    many sampled columns its fullest bin covers.
 
     Coverage, not pixel count: a thick stroke piles many pixels into a wide bin, but only a
     line covers the whole width.
@@ -186,9 +192,13 @@ def _best_projection(
         )
     else:
         rows //= bin_rows
-        columns = (xs // SAMPLING).astype(np.int64)
+        # Coverage counted in blocks of columns, scaled back to sampled columns.
+        columns = (xs // (sampling * COVERAGE_BLOCK)).astype(np.int64)
         occupied = np.zeros((slopes.size, bins, int(columns.max()) + 1), dtype=bool)
         occupied[np.arange(slopes.size)[:, None], rows, columns[None, :]] = True
-        coverage = occupied.sum(axis=2)
-    index, row = np.unravel_index(int(np.argmax(coverage)), coverage.shape)
-    return float(degrees[index]), int(coverage[index, row])
+        coverage = occupied.sum(axis=2) * COVERAGE_BLOCK
+    # The angle that lines up the most: many full lines (a grid) outweigh one strong line at
+    # another angle (the sheet's edge).
+    sharpness = (coverage.astype(np.float64) ** 2).sum(axis=1)
+    index = int(np.argmax(sharpness))
+    return float(degrees[index]), int(coverage[index].max())

@@ -265,6 +265,9 @@ def test_canvas_array_either_polarity() -> None:
         result = preprocess_array(array)
         assert len(result.boxes) == 1
         assert result.image_size == (280, 280)
+        assert result.stages["binary"].shape == (280, 280)  # the boxes' coordinates
+        x0, y0, x1, y1 = result.boxes[0]
+        assert result.stages["binary"][y0:y1, x0:x1].any()
         assert_mnist_like(result)
 
 
