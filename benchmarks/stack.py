@@ -13,13 +13,14 @@ from pathlib import Path
 
 from benchmarks import procfs
 from digitbot.redis_server import EmbeddedRedis
+
+# Shaped like a bot token so settings accept it ("<digits>:" + 35 characters), but not one.
+from tests.conftest import FAKE_TOKEN  # noqa: E402  (the token stack_env gives the processes)
 from tests.support import telegram_standin
 from tests.support.processes import ManagedProcess, digitbot_command
 from tests.support.stack import stack_env as e2e_stack_env
 from tests.support.telegram_standin import TelegramStandIn
 
-# Shaped like a bot token so settings accept it ("<digits>:" + 35 characters), but not one.
-FAKE_TOKEN = "123456789:LOADtestLOADtestLOADtestLOADtest123"
 BOT_READY = "ready"
 WORKER_READY = "ready with model"
 BOT_START_TIMEOUT_SECONDS = 60.0

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import redis
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -142,6 +143,17 @@ class WebhookOptions:
 def run(settings: Settings, webhook: WebhookOptions | None = None) -> int:
     """Run the bot until SIGINT/SIGTERM: long polling, or a webhook server when asked."""
     application = build_application(settings)
+    try:
+        return _serve(application, webhook)
+    except InvalidToken:
+        # PTB's message contains the token itself: say what is wrong without it.
+        raise ConfigurationError(
+            "Telegram refused TELEGRAM_BOT_TOKEN (revoked or mistyped). Get the current token "
+            "from @BotFather and set TELEGRAM_BOT_TOKEN again."
+        ) from None
+
+
+def _serve(application: Application, webhook: WebhookOptions | None) -> int:
     if webhook is None:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
         return 0

@@ -10,6 +10,8 @@ import logging
 import os
 import re
 import sys
+import traceback
+from types import TracebackType
 
 TOKEN_RE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
 REDACTED = "<redacted-token>"
@@ -60,3 +62,12 @@ def configure_logging(component: str, *, level: str | None = None) -> None:
     root.setLevel(level_name)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
+    sys.excepthook = redacting_excepthook
+
+
+def redacting_excepthook(
+    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+) -> None:
+    """Print an uncaught exception without the token (some libraries put it in messages)."""
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redact(text, os.environ.get("TELEGRAM_BOT_TOKEN") or None))
