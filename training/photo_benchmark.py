@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from training.photo_synth import DEFAULT_SET_SIZE, PhotoSample, load_photo_sets
 
@@ -108,10 +108,14 @@ def print_table(columns: Mapping[str, Mapping[str, SetScore]]) -> None:
 
 
 def tutorial_baseline(predict_fn: PredictFn) -> Recogniser:
-    """The tutorials' way: whole photo -> 28x28 grayscale, inverted, one prediction."""
+    """The tutorials' way: whole photo -> 28x28 grayscale, inverted, one prediction.
+
+    Like the tutorials' scripts it ignores EXIF orientation and always answers a digit
+    (unless the model has a "not a digit" class and picks it).
+    """
 
     def recognise(data: bytes) -> str:
-        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("L")
+        image = Image.open(io.BytesIO(data)).convert("L")
         small = image.resize((28, 28), Image.Resampling.BILINEAR)
         x = 1.0 - np.asarray(small, dtype=np.float32) / 255.0
         probabilities = np.asarray(predict_fn(x[None]))

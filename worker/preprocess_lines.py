@@ -25,9 +25,10 @@ FAINT_MIN_CONTRAST = 0.03
 # A ruled line is thin: at most this share of the long side; a thicker band is a drawing or a
 # shadow and stays.
 LINE_MAX_THICKNESS_FRACTION = 0.015
-# Faint pixels are sampled from every n-th column: sparsely to find the tilt, more densely to
-# measure how full each row is; wide bins count coverage in blocks of columns.
-TILT_SAMPLING = 2
+# Faint pixels are sampled from every n-th column: sparsely to screen for lines at all, more
+# densely to find their tilt and how full each row is; wide bins count coverage in blocks of
+# columns.
+SCREEN_SAMPLING = 8
 FILL_SAMPLING = 2
 COVERAGE_BLOCK = 2
 # Points used to find the tilt (a subsample keeps this fast).
@@ -51,13 +52,16 @@ def find_ruled_lines(
         length = LINE_MIN_LENGTH_FRACTION * width
         if width < 16:
             continue
-        # The tilt from a sparse sample of columns; how full each row is from a denser one.
-        ys, xs = np.nonzero(view[:, ::TILT_SAMPLING] > threshold)
-        slope = _line_slope(ys, xs * TILT_SAMPLING, height, length, TILT_SAMPLING)
-        if slope is None:
+        # Most photos have no lines: a sparse sample and the coarse search say so cheaply.
+        ys, xs = np.nonzero(view[:, ::SCREEN_SAMPLING] > threshold)
+        if _line_slope(ys, xs * SCREEN_SAMPLING, height, length, SCREEN_SAMPLING, 1) is None:
             continue
         ys, xs = np.nonzero(view[:, ::FILL_SAMPLING] > threshold)
-        line_rows, shift = _line_rows(ys, xs * FILL_SAMPLING, (height, width), slope)
+        xs *= FILL_SAMPLING
+        slope = _line_slope(ys, xs, height, length, FILL_SAMPLING, len(TILT_SEARCH))
+        if slope is None:
+            continue
+        line_rows, shift = _line_rows(ys, xs, (height, width), slope)
         if line_rows is None:
             continue
         if ink_y.size == 0:
@@ -150,12 +154,13 @@ def _without_thick_bands(rows: np.ndarray, max_thickness: int) -> np.ndarray:
 
 
 def _line_slope(
-    rows: np.ndarray, cols: np.ndarray, height: int, length: float, sampling: int
+    rows: np.ndarray, cols: np.ndarray, height: int, length: float, sampling: int, stages: int
 ) -> float | None:
     """The tilt (d row / d col) whose projection has a row holding `length` faint pixels.
 
-    Coarse to fine: wide bins forgive a coarse angle (a thin line drifts across rows when
-    the angle is off), narrow bins need a fine one.
+    Coarse to fine (the first `stages` of TILT_SEARCH): wide bins forgive a coarse angle (a
+    thin line drifts across rows when the angle is off), narrow bins need a fine one. The
+    faint pixels are a sample of every `sampling`-th column.
     """
     step = max(1, rows.size // TILT_SAMPLE_POINTS)
     ys, xs = rows[::step].astype(np.float32), cols[::step].astype(np.float32)
@@ -163,7 +168,7 @@ def _line_slope(
         return None
     needed = LINE_ROW_FILL * length / (step * sampling)
     best = 0.0
-    for span, angle_step, bin_rows in TILT_SEARCH:
+    for span, angle_step, bin_rows in TILT_SEARCH[:stages]:
         degrees = best + np.arange(-span, span + 1e-6, angle_step)
         best, count = _best_projection(ys, xs, height, degrees, bin_rows, sampling)
         if count < needed:
