@@ -14,7 +14,7 @@ from digitbot.redis_server import EmbeddedRedis
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # Shaped like a real token (so settings accept it) but not one.
-FAKE_TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken1"
+FAKE_TOKEN = "1234567:TESTtokenTESTtokenTESTtokenTESTtoken1"
 
 
 @pytest.fixture(scope="session")

@@ -7,11 +7,11 @@ import sys
 from digitbot.redis_server import EmbeddedRedis
 from tests.support.telegram_standin import TelegramStandIn
 
-REAL_LOOKING = "987654321:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIII"
+REAL_LOOKING = "7654321:AAAAbbbbCCCCddddEEEEffffGGGGhhhhIII"
 
 
 def test_rejected_token_is_reported_without_the_token(redis_server: EmbeddedRedis) -> None:
-    with TelegramStandIn("111111111:SomeOtherTokenSomeOtherTokenSomeOthe") as standin:
+    with TelegramStandIn("1111111:SomeOtherTokenSomeOtherTokenSomeOthe") as standin:
         env = {
             **os.environ,
             "TELEGRAM_BOT_TOKEN": REAL_LOOKING,

@@ -36,7 +36,7 @@ def processes_with_home(home: Path) -> list[int]:
 
 def test_up_answers_a_photo_and_sigint_leaves_no_process(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    with TelegramStandIn("123456789:TESTtokenTESTtokenTESTtokenTESTtoken1") as standin:
+    with TelegramStandIn("1234567:TESTtokenTESTtokenTESTtokenTESTtoken1") as standin:
         env = stack_env(standin, "", home)
         env.pop("REDIS_URL")
         up = ManagedProcess(

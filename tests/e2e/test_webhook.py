@@ -64,7 +64,7 @@ def test_webhook_without_secret_fails_fast_naming_the_variable(tmp_path) -> None
 
     env = {
         **os.environ,
-        "TELEGRAM_BOT_TOKEN": "123456789:TESTtokenTESTtokenTESTtokenTESTtoken1",
+        "TELEGRAM_BOT_TOKEN": "1234567:TESTtokenTESTtokenTESTtokenTESTtoken1",
         "REDIS_URL": "redis://127.0.0.1:1/0",
     }
     env.pop("DIGITBOT_WEBHOOK_SECRET", None)
