@@ -27,6 +27,7 @@ from telegram.ext import (
 )
 
 from bot import feedback_handlers, handlers
+from bot.context import INTAKE, SETTINGS
 from bot.intake import PhotoIntake
 from digitbot import keys
 from digitbot.errors import ConfigurationError
@@ -53,8 +54,8 @@ def build_application(settings: Settings) -> Application:
         connection = redis.Redis.from_url(
             redis_url, socket_connect_timeout=1, socket_timeout=3, health_check_interval=10
         )
-        application.bot_data[handlers.SETTINGS] = settings
-        application.bot_data[handlers.INTAKE] = PhotoIntake(
+        application.bot_data[SETTINGS] = settings
+        application.bot_data[INTAKE] = PhotoIntake(
             connection,
             max_queue_depth=settings.max_queue_depth,
             per_user_per_minute=settings.photos_per_user_per_minute,
@@ -72,7 +73,7 @@ def build_application(settings: Settings) -> Application:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        intake: PhotoIntake | None = application.bot_data.get(handlers.INTAKE)
+        intake: PhotoIntake | None = application.bot_data.get(INTAKE)
         if intake is not None:
             intake.connection.close()
 

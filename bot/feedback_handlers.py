@@ -16,14 +16,13 @@ from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import messages
+from bot.context import INTAKE, SETTINGS
 from bot.intake import PhotoIntake
 from digitbot.feedback import FeedbackStore, RecordOutcome
 from digitbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-INTAKE = "intake"
-SETTINGS = "settings"
 TYPING_CORRECTION = "typing-correction"
 
 

@@ -21,19 +21,19 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
+from bot.context import INTAKE, SETTINGS
 from bot.feedback_handlers import on_typed_correction
 from bot.intake import Outcome, PhotoIntake
 from digitbot import defaults
 from digitbot.errors import BadImageError
 from digitbot.payload import Source
+from digitbot.registry import ModelRegistry
 from digitbot.retrain import TriggerOutcome, request_retraining
 from digitbot.settings import Settings
 from worker.decode import probe_image
 
 log = logging.getLogger(__name__)
 
-INTAKE = "intake"
-SETTINGS = "settings"
 DOWNLOAD_ATTEMPTS = 4
 MAX_RETRY_AFTER_SECONDS = 30.0
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
@@ -52,7 +52,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Tell which model answers, how accurate it is, and how many photos wait."""
     intake: PhotoIntake = context.bot_data[INTAKE]
-    model_line = _model_summary(intake.connection)
+    model_line = await asyncio.to_thread(_model_summary, intake.connection)
     try:
         depth = await asyncio.to_thread(_queue_depths, intake.connection)
         queue_line = f"Photos waiting: {depth[0]}; training jobs waiting: {depth[1]}."
@@ -257,7 +257,9 @@ def _queue_depths(connection: redis.Redis) -> tuple[int, int]:
 
 
 def _model_summary(connection: redis.Redis) -> str:
-    meta = _champion_metadata()
+    """The champion that answers now: the registry's, or the shipped model before any worker
+    has published it."""
+    meta = _champion_metadata(connection)
     if not meta:
         return "Model: none loaded yet."
     accuracy = meta.get("test_accuracy")
@@ -267,7 +269,13 @@ def _model_summary(connection: redis.Redis) -> str:
     return f"Model: {meta.get('version', 'unknown')} ({meta.get('arch', '?')}), {acc_text}."
 
 
-def _champion_metadata() -> dict[str, Any]:
+def _champion_metadata(connection: redis.Redis) -> dict[str, Any]:
+    try:
+        champion = ModelRegistry(connection).champion()
+    except REDIS_ERRORS:
+        champion = None
+    if champion is not None:
+        return champion.metadata
     try:
         text = (resources.files("digitbot") / "models" / "champion.json").read_text()
     except (FileNotFoundError, OSError):

@@ -2,25 +2,22 @@
 
 A recogniser is any `Callable[[bytes], str]` that answers the digits it read, or "" for "no
 digit". `tutorial_baseline` is what the tutorials did (resize the whole photo to 28x28,
-invert, predict); `pipeline_recogniser` is our preprocessing in front of the same model.
-
-    python -m training.photo_benchmark --model digitbot/models/champion.keras
+invert, predict). Our own pipeline is scored through `worker.reading.read_photo`, the path the
+workers run, by `digitbot evaluate --photos` (training/evaluate.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import io
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from training.photo_synth import DEFAULT_SET_SIZE, PhotoSample, load_photo_sets
+from training.photo_synth import PhotoSample
 
 Recogniser = Callable[[bytes], str]
 # (n, 28, 28) float32 MNIST-style crops -> (n, num_classes) probabilities; a class 10, when the
@@ -123,63 +120,3 @@ def tutorial_baseline(predict_fn: PredictFn) -> Recogniser:
         return "" if best == NOT_A_DIGIT_CLASS else str(best)
 
     return recognise
-
-
-def pipeline_recogniser(predict_fn: PredictFn, *, min_confidence: float = 0.0) -> Recogniser:
-    """Our preprocessing, then the model on each crop; "" when nothing is read.
-
-    Crops the model calls "not a digit", or answers with less than `min_confidence`, are
-    dropped from the number (a model without a not-a-digit class needs the latter).
-    """
-    from worker.preprocess import preprocess
-
-    def recognise(data: bytes) -> str:
-        result = preprocess(data)
-        if result.crops.shape[0] == 0:
-            return ""
-        probabilities = np.asarray(predict_fn(result.crops))
-        digits = []
-        for row in probabilities:
-            best = int(np.argmax(row))
-            if best != NOT_A_DIGIT_CLASS and float(row[best]) >= min_confidence:
-                digits.append(str(best))
-        return "".join(digits)
-
-    return recognise
-
-
-def keras_predict_fn(model_path: Path) -> PredictFn:
-    """Load a Keras model once and wrap it as a PredictFn."""
-    import keras
-
-    model = keras.models.load_model(model_path, compile=False)
-
-    def predict(crops: np.ndarray) -> np.ndarray:
-        x = np.asarray(crops, dtype=np.float32)
-        output = model(x.reshape(-1, 28, 28, 1), training=False)
-        return np.asarray(output)
-
-    return predict
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, required=True, help="a .keras model file")
-    parser.add_argument("--home", type=Path, default=Path(".digitbot"), help="DIGITBOT_HOME")
-    parser.add_argument("--n", type=int, default=DEFAULT_SET_SIZE, help="photos per set")
-    parser.add_argument("--min-confidence", type=float, default=0.0)
-    args = parser.parse_args(argv)
-    predict = keras_predict_fn(args.model)
-    sets = load_photo_sets(args.home, n=args.n)
-    print_table(
-        {
-            "tutorial baseline": evaluate_photo_sets(tutorial_baseline(predict), sets),
-            "digitbot preprocessing": evaluate_photo_sets(
-                pipeline_recogniser(predict, min_confidence=args.min_confidence), sets
-            ),
-        }
-    )
-
-
-if __name__ == "__main__":
-    main()

@@ -59,6 +59,8 @@ class WorkerPool:
         self.slots = [Slot(index=i) for i in range(processes)]
         self.stopping = False
         self.host = socket.gethostname()
+        # One client for the pool's own bookkeeping; redis-py reconnects it after an outage.
+        self.connection = redis.Redis.from_url(redis_url, socket_connect_timeout=2)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._request_stop)
@@ -111,8 +113,7 @@ class WorkerPool:
 
     def _rescue_job(self, worker_name: str) -> None:
         try:
-            connection = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
-            job_id = requeue_job_of_dead_worker(connection, worker_name)
+            job_id = requeue_job_of_dead_worker(self.connection, worker_name)
             if job_id:
                 log.warning("requeued job %s of dead worker %s", job_id, worker_name)
         except redis.exceptions.RedisError as exc:
@@ -121,9 +122,8 @@ class WorkerPool:
 
     def _rescue_stranded(self, seen: dict[str, float]) -> None:
         try:
-            connection = redis.Redis.from_url(self.redis_url, socket_connect_timeout=2)
             for name in self.queues:
-                for job_id in rescue_stranded_jobs(connection, name, seen):
+                for job_id in rescue_stranded_jobs(self.connection, name, seen):
                     log.warning("requeued job %s stranded between dequeue and start", job_id)
         except redis.exceptions.RedisError:
             pass  # Redis is down; nothing can be rescued until it is back
