@@ -38,6 +38,18 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--limit", type=positive_int, help="use only the first N training images (smoke runs)"
     )
+    parser.add_argument(
+        "--photo-digits",
+        type=positive_int,
+        metavar="N",
+        help="also train on crops read from N rendered photos of MNIST training digits",
+    )
+    parser.add_argument(
+        "--photo-negatives",
+        type=positive_int,
+        metavar="N",
+        help="and on crops from N photos with no digit: adds the 'not a digit' class",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
@@ -54,9 +66,13 @@ def positive_int(text: str) -> int:
 def run_train(args: argparse.Namespace) -> int:
     """Run the parsed `train` command; return the process exit status."""
     from training.architectures import ARCHITECTURES
+    from training.photo_crops import CropRecipe
     from training.train import train
 
     home = Settings.from_env().home
+    recipe = None
+    if args.photo_digits or args.photo_negatives:
+        recipe = CropRecipe(args.photo_digits or 0, args.photo_negatives or 0)
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
     results = []
     try:
@@ -69,6 +85,7 @@ def run_train(args: argparse.Namespace) -> int:
                 augment=False if args.no_augment else None,
                 limit=args.limit,
                 seed=args.seed,
+                photo_crops=recipe,
                 verbose=0 if args.quiet else 1,
             )
             results.append(result.metrics)

@@ -87,8 +87,14 @@ class PhotoSample:
     meta: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
-def random_style(rng: np.random.Generator, *, num_digits: int = 1) -> PhotoStyle:
-    """A random but plausible photo style for `num_digits` digits in a row."""
+def random_style(
+    rng: np.random.Generator, *, num_digits: int = 1, max_side: int | None = None
+) -> PhotoStyle:
+    """A random but plausible photo style for `num_digits` digits in a row.
+
+    With `max_side`, a larger photo is scaled down to it as a whole (sizes, line spacing and
+    blur), after every random draw, so the draws stay the same as without it.
+    """
     long_side = int(rng.integers(640, 1281))
     aspect = float(rng.choice([4 / 3, 16 / 9, 1.0]))
     short_side = int(round(long_side / aspect))
@@ -103,7 +109,7 @@ def random_style(rng: np.random.Generator, *, num_digits: int = 1) -> PhotoStyle
     stroke_low = max(0.025, 1.8 / digit_height)
     stroke_fraction = float(np.exp(rng.uniform(np.log(stroke_low), np.log(max(stroke_low, 0.14)))))
     tint = (1.0, 1.0 - rng.uniform(0, 0.06), 1.0 - rng.uniform(0, 0.15))
-    return PhotoStyle(
+    style = PhotoStyle(
         width=width,
         height=height,
         ink=ink,
@@ -123,6 +129,21 @@ def random_style(rng: np.random.Generator, *, num_digits: int = 1) -> PhotoStyle
         if rng.random() < EXIF_TAGGED_SHARE
         else 1,
         page_edge=str(rng.choice(["left", "right", "top", "bottom"])) if rng.random() < 0.2 else "",
+    )
+    return _scaled_down(style, max_side) if max_side else style
+
+
+def _scaled_down(style: PhotoStyle, max_side: int) -> PhotoStyle:
+    factor = max_side / max(style.width, style.height)
+    if factor >= 1.0:
+        return style
+    return replace(
+        style,
+        width=max(32, round(style.width * factor)),
+        height=max(32, round(style.height * factor)),
+        digit_height=max(14, round(style.digit_height * factor)),
+        ruling_spacing=max(6, round(style.ruling_spacing * factor)),
+        blur=style.blur * factor,
     )
 
 
@@ -147,9 +168,11 @@ def render_photo(
     return data, {"style": asdict(style), "boxes": frame_boxes, "kind": "digits"}
 
 
-def render_negative(rng: np.random.Generator, *, kind: str | None = None) -> bytes:
+def render_negative(
+    rng: np.random.Generator, *, kind: str | None = None, max_side: int | None = None
+) -> bytes:
     """A photo with no digit: blank or ruled paper, a dash, dots, letters or a scribble."""
-    data, _ = _render_negative(rng, kind)
+    data, _ = _render_negative(rng, kind, max_side)
     return data
 
 
@@ -630,11 +653,13 @@ _DELETE_FIRST, _DELETE_SECOND = _deletion_tables()
 # --- negatives ------------------------------------------------------------------------------
 
 
-def _render_negative(rng: np.random.Generator, kind: str | None) -> tuple[bytes, dict[str, Any]]:
+def _render_negative(
+    rng: np.random.Generator, kind: str | None, max_side: int | None = None
+) -> tuple[bytes, dict[str, Any]]:
     kind = kind or str(rng.choice(NEGATIVE_KINDS))
     if kind not in NEGATIVE_KINDS:
         raise ValueError(f"unknown negative kind {kind!r}; expected one of {NEGATIVE_KINDS}")
-    style = random_style(rng, num_digits=3 if kind == "letters" else 1)
+    style = random_style(rng, num_digits=3 if kind == "letters" else 1, max_side=max_side)
     if kind == "ruled" and style.ruling == "none":
         style = replace(
             style, ruling=str(rng.choice(["lined", "grid"])), ink="black", paper_level=0.9

@@ -13,7 +13,7 @@ import logging
 import platform
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from training import reports
 from training.architectures import ARCHITECTURES, NUM_DIGITS, Architecture
 from training.augment import build_augmenter
 from training.datasets import load_mnist
+from training.photo_crops import NOT_A_DIGIT_LABEL, CropRecipe, load_photo_crops
 from worker.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
 log = logging.getLogger(__name__)
@@ -109,12 +110,15 @@ def train(
     seed: int = 0,
     verbose: int = 1,
     extra_train: tuple[np.ndarray, np.ndarray] | None = None,
+    photo_crops: CropRecipe | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> TrainResult:
     """Train `arch` on MNIST's training set (the first `limit` images if given) and report.
 
     `extra_train` (uint8 (n, 28, 28) images, labels) is added to the training images, e.g.
-    user corrections; `callbacks` run alongside ours (progress reporting). Unset settings come
+    user corrections. `photo_crops` adds digits and non-digits read from rendered photos
+    (training/photo_crops.py); its non-digits give the model an 11th class, "not a digit".
+    `callbacks` run alongside ours (progress reporting). Unset settings come
     from the architecture's own recipe. Evaluation always uses the full 10k test set. When the
     architecture has no validation split, the per-epoch validation curve is drawn on the test
     set; it only informs the plot, nothing is selected on it.
@@ -136,11 +140,20 @@ def train(
         num_extra = len(extra[1])
         # In front: a validation split takes the tail, which then stays plain MNIST.
         x_train, y_train = np.concatenate([extra[0], x_train]), np.concatenate([extra[1], y_train])
+    crop_stats: dict[str, Any] = {}
+    if photo_crops is not None:
+        crops = load_photo_crops(
+            home, data.x_train, data.y_train, photo_crops, mnist_sha256=data.sha256
+        )
+        crop_stats = {**asdict(photo_crops), **crops.stats, "crops": len(crops.labels)}
+        x_train = np.concatenate([crops.images, x_train])
+        y_train = np.concatenate([crops.labels, y_train])
+    num_classes = NUM_DIGITS + 1 if (y_train == NOT_A_DIGIT_LABEL).any() else NUM_DIGITS
     x_test = to_model_input(data.x_test)
-    targets_train = keras.utils.to_categorical(y_train, NUM_DIGITS)
-    targets_test = keras.utils.to_categorical(data.y_test, NUM_DIGITS)
+    targets_train = keras.utils.to_categorical(y_train, num_classes)
+    targets_test = keras.utils.to_categorical(data.y_test, num_classes)
 
-    model = architecture.build(NUM_DIGITS)
+    model = architecture.build(num_classes)
     trainer = with_augmentation(model, seed) if augment else model
     all_callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR)),
@@ -192,7 +205,7 @@ def train(
         "published_accuracy": architecture.published_accuracy,
         "source": architecture.source,
         "params": int(model.count_params()),
-        "num_classes": NUM_DIGITS,
+        "num_classes": num_classes,
         "train_seconds": round(train_seconds, 1),
         "train_cpu_seconds": round(train_cpu_seconds, 1),
         "validation": "split" if architecture.validation_split else "test set",
@@ -201,6 +214,7 @@ def train(
         "augment": augment,
         "train_images": len(x_train),
         "extra_train_images": num_extra,
+        "photo_crops": crop_stats,
         "seed": seed,
         **{k: round(v, 3) for k, v in reports.time_inference(model, x_test[:1]).items()},
         "model_bytes": model_path.stat().st_size,
@@ -215,7 +229,7 @@ def train(
     title = f"{version}: test accuracy {test_accuracy:.2%}"
     validation_label = "validation" if architecture.validation_split else "test set"
     reports.plot_learning_curves(out_dir, history.history, title, validation_label)
-    counts = reports.confusion_matrix(data.y_test, probabilities.argmax(axis=1), NUM_DIGITS)
+    counts = reports.confusion_matrix(data.y_test, probabilities.argmax(axis=1), num_classes)
     reports.plot_confusion_matrix(out_dir, counts, title)
     reports.plot_misclassified(out_dir, data.x_test, data.y_test, probabilities)
     return TrainResult(version, arch, out_dir, model_path, metrics)

@@ -14,6 +14,7 @@ from digitbot.errors import ConfigurationError
 from training import train as train_module
 from training.architectures import digitnet_learning_rate
 from training.datasets import MnistData
+from training.photo_crops import CropRecipe
 from training.train import to_model_input, train
 
 REPORT_FILES = (
@@ -147,3 +148,21 @@ def test_extra_training_data_and_callbacks_join_the_run(
     assert CountEpochs.epochs == 2
     with pytest.raises(ValueError, match="uint8"):
         train("mlp", home=home, extra_train=(extra[0] / 255.0, extra[1]), verbose=0)
+
+
+def test_photo_crops_add_the_not_a_digit_class(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train_module.reports, "time_inference", lambda model, image: {})
+    recipe = CropRecipe(num_digit_photos=8, num_negative_photos=8, seed=21)
+
+    result = train("mlp", home=home, epochs=1, limit=200, photo_crops=recipe, verbose=0)
+
+    model = keras.saving.load_model(result.model_path, compile=False)
+    assert model.output_shape[-1] == 11
+    crops = result.metrics["photo_crops"]
+    assert result.metrics["num_classes"] == 11
+    assert crops["num_negative_photos"] == 8 and crops["negatives_crops"] >= 1
+    assert result.metrics["train_images"] == 200 + crops["crops"]
+    assert crops["crops"] == crops["digits_crops"] + crops["negatives_crops"]
+    # Without them the model keeps ten classes.
+    plain = train("mlp", home=home, epochs=1, limit=200, verbose=0)
+    assert plain.metrics["num_classes"] == 10 and plain.metrics["photo_crops"] == {}

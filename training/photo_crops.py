@@ -1,0 +1,218 @@
+"""Training crops read from phone-like photos: what the model sees in production, learned.
+
+MNIST's 28x28 digits are clean scans. The workers feed the model crops cut out of photos by
+`worker.preprocess`, which look different: pen strokes of even width, lighting and JPEG residue,
+slightly different centring. Here MNIST *training* digits are rendered into photos by
+`training.photo_synth` (the same kind of rendering as the photo benchmark, with other seeds),
+read back by the workers' own `preprocess`, and the crops kept with their labels. Photos with
+no digit (blank or ruled paper, dashes, dots, letters, scribbles) give the crops for the
+"not a digit" class (label 10).
+
+Some digits are first brought down to 8x8 and back (`low_resolution`), the way a small or
+blurred digit loses detail; the model then also knows digits with little detail.
+
+The benchmark's seeds (`photo_synth.DEFAULT_SEEDS`) and digits (MNIST test, optdigits) are
+never used here. Rendering costs about 0.1 s per photo, so the crops are cached under
+`$DIGITBOT_HOME/datasets/` keyed by everything that decides them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from training.datasets import mnist_style
+from training.photo_synth import DEFAULT_SEEDS, random_style, render_negative, render_photo
+
+log = logging.getLogger(__name__)
+
+NOT_A_DIGIT_LABEL = 10
+# Bump when the rendering or the preprocessing changes what crops come out: the cache key.
+RECIPE_VERSION = 1
+CACHE_DIR = Path("datasets")
+# Photos are rendered at about the size preprocessing works at (it scales larger ones down to
+# 640 px), which keeps rendering cheap.
+RENDER_MAX_SIDE = 640
+LOW_RESOLUTION_SIDE = 8
+LOW_RESOLUTION_LEVELS = 16
+# Work is cut in chunks with their own seeds, so the result does not depend on process count.
+CHUNK_SIZE = 250
+# A negative photo can give several crops (a word of letters); keep at most this many.
+MAX_CROPS_PER_NEGATIVE = 3
+# The kinds of non-digit photos that leave ink for the model to see, and how often each is
+# drawn. Dots are left out: scaled up to a 20-px box a dot is a filled ring, a fair "0".
+NEGATIVE_KINDS = ("letters", "scribble", "dash", "ruled", "blank")
+NEGATIVE_WEIGHTS = (0.45, 0.35, 0.08, 0.06, 0.06)
+# A crop whose ink is at most this wide (of 20 px tall) is a stroke any reader would call a
+# "1": the upright of a "k", a vertical ruling. It is not taught as "not a digit".
+STICK_MAX_WIDTH = 7
+
+
+@dataclass(frozen=True)
+class CropRecipe:
+    """Everything that decides a set of photo crops."""
+
+    num_digit_photos: int
+    num_negative_photos: int
+    seed: int = 7_000_001
+    low_resolution_share: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.seed in DEFAULT_SEEDS.values():
+            raise ValueError("training crops must not use the photo benchmark's seeds")
+
+    def key(self, mnist_sha256: str) -> str:
+        text = json.dumps({**asdict(self), "v": RECIPE_VERSION, "mnist": mnist_sha256})
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class PhotoCrops:
+    images: np.ndarray  # uint8 (n, 28, 28), ink bright
+    labels: np.ndarray  # uint8 (n,), 0..9 digits, 10 "not a digit"
+    stats: dict[str, int]
+
+
+def load_photo_crops(
+    home: Path,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    recipe: CropRecipe,
+    *,
+    mnist_sha256: str,
+    processes: int | None = None,
+) -> PhotoCrops:
+    """The crops for `recipe`, from the cache or rendered now (and cached)."""
+    path = home / CACHE_DIR / f"photo-crops-{recipe.key(mnist_sha256)}.npz"
+    if path.exists():
+        with np.load(path) as cached:
+            stats = json.loads(str(cached["stats"]))
+            return PhotoCrops(cached["images"], cached["labels"], stats)
+    crops = build_photo_crops(train_images, train_labels, recipe, processes=processes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial.npz")
+    np.savez_compressed(
+        partial, images=crops.images, labels=crops.labels, stats=json.dumps(crops.stats)
+    )
+    partial.replace(path)
+    return crops
+
+
+def build_photo_crops(
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    recipe: CropRecipe,
+    *,
+    processes: int | None = None,
+) -> PhotoCrops:
+    """Render and read back the recipe's photos, in parallel chunks."""
+    tasks = [
+        _ChunkTask("digits", start, min(CHUNK_SIZE, recipe.num_digit_photos - start), recipe)
+        for start in range(0, recipe.num_digit_photos, CHUNK_SIZE)
+    ] + [
+        _ChunkTask("negatives", start, min(CHUNK_SIZE, recipe.num_negative_photos - start), recipe)
+        for start in range(0, recipe.num_negative_photos, CHUNK_SIZE)
+    ]
+    processes = processes or max(1, min(len(tasks), os.cpu_count() or 1))
+    log.info("rendering %d digit and %d negative photos in %d processes",
+             recipe.num_digit_photos, recipe.num_negative_photos, processes)  # fmt: skip
+    if processes == 1:
+        results = [_run_chunk(task, train_images, train_labels) for task in tasks]
+    else:
+        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_run_chunk, t, train_images, train_labels) for t in tasks]
+            results = [f.result() for f in futures]
+    images = [r[0] for r in results if len(r[0])]
+    labels = [r[1] for r in results if len(r[1])]
+    stats: dict[str, int] = {}
+    for _, _, chunk_stats in results:
+        for name, count in chunk_stats.items():
+            stats[name] = stats.get(name, 0) + count
+    return PhotoCrops(
+        np.concatenate(images) if images else np.zeros((0, 28, 28), np.uint8),
+        np.concatenate(labels) if labels else np.zeros((0,), np.uint8),
+        stats,
+    )
+
+
+def low_resolution(image: np.ndarray) -> np.ndarray:
+    """A 28x28 uint8 digit brought down to 8x8 with 17 grey levels and back, MNIST-style."""
+    ink = image.astype(np.float32) / 255.0
+    rows = np.flatnonzero(ink.max(axis=1) > 0.1)
+    cols = np.flatnonzero(ink.max(axis=0) > 0.1)
+    if rows.size == 0:
+        return image
+    side = max(rows[-1] - rows[0], cols[-1] - cols[0]) + 1
+    # A square around the ink, like a digit written in a box of a form.
+    top = max(0, (rows[0] + rows[-1]) // 2 - side // 2)
+    left = max(0, (cols[0] + cols[-1]) // 2 - side // 2)
+    square = np.zeros((side, side), np.float32)
+    patch = ink[top : top + side, left : left + side]
+    square[: patch.shape[0], : patch.shape[1]] = patch
+    small = Image.fromarray(square).resize(
+        (LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SIDE), Image.Resampling.BOX
+    )
+    levels = np.rint(np.asarray(small) / max(1e-6, float(np.max(small))) * LOW_RESOLUTION_LEVELS)
+    return mnist_style(levels / LOW_RESOLUTION_LEVELS)
+
+
+def is_stick(crop: np.ndarray) -> bool:
+    """True for an MNIST-style crop (ink bright, floats in [0, 1]) that is one upright stroke."""
+    columns = np.flatnonzero(np.asarray(crop).max(axis=0) > 0.3)
+    return columns.size > 0 and columns[-1] - columns[0] + 1 <= STICK_MAX_WIDTH
+
+
+@dataclass(frozen=True)
+class _ChunkTask:
+    kind: str  # "digits" or "negatives"
+    start: int
+    count: int
+    recipe: CropRecipe
+
+
+def _run_chunk(
+    task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    from worker.preprocess import preprocess
+
+    kind_index = 0 if task.kind == "digits" else 1
+    rng = np.random.default_rng([task.recipe.seed, kind_index, task.start])
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    stats = {f"{task.kind}_photos": task.count, f"{task.kind}_kept": 0, f"{task.kind}_crops": 0}
+    for _ in range(task.count):
+        if task.kind == "digits":
+            index = int(rng.integers(0, len(train_images)))
+            digit = train_images[index]
+            if rng.random() < task.recipe.low_resolution_share:
+                digit = low_resolution(digit)
+            data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
+            crops = preprocess(data).crops
+            if len(crops) != 1:  # the photo was misread: no label to give its pieces
+                continue
+            chosen, label = crops, int(train_labels[index])
+        else:
+            kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
+            data = render_negative(rng, kind=kind, max_side=RENDER_MAX_SIDE)
+            crops = [c for c in preprocess(data).crops if not is_stick(c)]
+            if len(crops) == 0:
+                continue
+            chosen, label = np.stack(crops[:MAX_CROPS_PER_NEGATIVE]), NOT_A_DIGIT_LABEL
+        stats[f"{task.kind}_kept"] += 1
+        stats[f"{task.kind}_crops"] += len(chosen)
+        images.extend(np.rint(np.clip(chosen, 0.0, 1.0) * 255).astype(np.uint8))
+        labels.extend([label] * len(chosen))
+    return (
+        np.asarray(images, np.uint8).reshape(-1, 28, 28),
+        np.asarray(labels, np.uint8),
+        stats,
+    )
