@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -42,6 +44,13 @@ class LoadStack:
     def worker_pids(self) -> list[int]:
         """The `worker.rq_worker` processes the supervisor runs now."""
         return procfs.child_pids(self.workers.pid)
+
+    def pause_workers(self) -> None:
+        """Stop the supervisor and its workers (SIGSTOP): photos wait in the queue."""
+        os.killpg(self.workers.pid, signal.SIGSTOP)
+
+    def resume_workers(self) -> None:
+        os.killpg(self.workers.pid, signal.SIGCONT)
 
     def process_groups(self) -> dict[str, list[int]]:
         """Processes to account CPU to, by role (a worker's own children count as the worker)."""
@@ -106,15 +115,18 @@ def precomputed_photo_sizes(photos: Sequence[bytes]) -> Iterator[None]:
 
 
 @contextmanager
-def running_stack(num_workers: int, *, keep_logs: Path | None = None) -> Iterator[LoadStack]:
-    """Start everything, wait until the bot and all workers are ready; stop everything after."""
+def running_stack(
+    num_workers: int, *, keep_logs: Path | None = None, extra_env: dict[str, str] | None = None
+) -> Iterator[LoadStack]:
+    """Start everything, wait until the bot and all workers are ready; stop everything after.
+    `extra_env` is added to every process's environment (e.g. worker settings)."""
     with tempfile.TemporaryDirectory(prefix="digitbot-load-") as tmp:
         base = Path(tmp)
         log_dir = keep_logs or base
         log_dir.mkdir(parents=True, exist_ok=True)
         standin = TelegramStandIn(FAKE_TOKEN).start()
         server = EmbeddedRedis(base / "redis").start()
-        env = stack_env(standin, server.url, base / "home")
+        env = {**stack_env(standin, server.url, base / "home"), **(extra_env or {})}
         workers = ManagedProcess(
             f"workers-{num_workers}",
             digitbot_command("worker", "--processes", str(num_workers)),
@@ -128,6 +140,8 @@ def running_stack(num_workers: int, *, keep_logs: Path | None = None) -> Iterato
             yield LoadStack(standin, server, bot, workers, log_dir)
         finally:
             bot.stop()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(workers.pid, signal.SIGCONT)  # a stopped worker cannot stop cleanly
             workers.stop()
             server.stop()
             standin.stop()

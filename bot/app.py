@@ -109,6 +109,8 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("privacy", feedback_handlers.privacy))
     application.add_handler(CommandHandler("feedback", feedback_handlers.feedback_summary))
     application.add_handler(CommandHandler("review", feedback_handlers.review))
+    application.add_handler(CommandHandler("exclude", feedback_handlers.exclude))
+    application.add_handler(CommandHandler("include", feedback_handlers.include))
     application.add_handler(MessageHandler(filters.PHOTO, handlers.on_photo))
     application.add_handler(MessageHandler(filters.Sticker.ALL, handlers.on_sticker))
     media = filters.VOICE | filters.AUDIO | filters.VIDEO | filters.VIDEO_NOTE | filters.ANIMATION

@@ -4,6 +4,8 @@ Under each answer: "✅ right" and "✏️ correct it". Correcting offers digit 
 for numbers) or typing the number. The answer message is edited to show what was recorded.
 Callback data (at most 64 bytes): ok:<rid>, fix:<rid>, pos:<rid>:<i>:<candidate>,
 dig:<rid>:<i>:<candidate>:<d>, lbl:<rid>:<label>, type:<rid>, rv:<sample>:<1|0>.
+Admins name users by the first characters of their salted hash (/feedback and /review show
+USER_HASH_SHOWN of them): /exclude <user> keeps a user's samples out of training.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ from bot import messages
 from bot.context import INTAKE, SETTINGS
 from bot.intake import PhotoIntake
 from digitbot.feedback import FeedbackStore, RecordOutcome
+from digitbot.retrain import describe_corrections, last_training
 from digitbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TYPING_CORRECTION = "typing-correction"
+USER_HASH_SHOWN = 8  # characters of a user's hash that admins see and type
 
 
 def _store(context: ContextTypes.DEFAULT_TYPE) -> FeedbackStore:
@@ -94,7 +98,7 @@ async def on_typed_correction(update: Update, context: ContextTypes.DEFAULT_TYPE
         _store(context).record, request_id, text, user_hash=_user_hash(update, context)
     )
     assert message is not None
-    await message.reply_text(_outcome_text(outcome, text), do_quote=True)
+    await message.reply_text(messages.feedback_outcome(outcome, text), do_quote=True)
     return True
 
 
@@ -106,7 +110,7 @@ async def _record(
     outcome, sample = await asyncio.to_thread(
         _store(context).record, request_id, label, user_hash=_user_hash(update, context)
     )
-    note = _outcome_text(
+    note = messages.feedback_outcome(
         outcome, label, confirmed=sample is not None and sample.kind == "confirmed"
     )
     await query.answer(note if outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD) else "")
@@ -121,18 +125,6 @@ async def _record(
         )
     except BadRequest as exc:  # e.g. "message is not modified"
         log.debug("could not edit the answer: %s", exc)
-
-
-def _outcome_text(outcome: str, label: str, *, confirmed: bool = False) -> str:
-    if outcome == RecordOutcome.RECORDED:
-        return messages.RECORDED_RIGHT if confirmed else messages.RECORDED_CORRECTION.format(label)
-    if outcome == RecordOutcome.HELD:
-        return messages.HELD_CORRECTION.format(label)
-    if outcome == RecordOutcome.LIMITED:
-        return messages.FEEDBACK_LIMITED
-    if outcome == RecordOutcome.INVALID:
-        return messages.FEEDBACK_INVALID
-    return messages.FEEDBACK_EXPIRED
 
 
 def _correction_keyboard(request_id: str, candidate: str) -> InlineKeyboardMarkup:
@@ -220,7 +212,14 @@ async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         )
     for item in summary["recent_corrections"][:5]:
         lines.append(
-            f"• {item['predicted']} → {item['label']} ({item['status']}, {item['sample_id'][:8]})"
+            f"• {item['predicted']} → {item['label']} ({item['status']}, "
+            f"user {item['user_hash'][:USER_HASH_SHOWN]})"
+        )
+    outcome = await asyncio.to_thread(last_training, _store(context).connection)
+    if outcome and "corrections" in outcome:
+        lines.append(
+            f"Last retraining ({outcome['version']}, {outcome['outcome']}): "
+            + describe_corrections(outcome["corrections"])
         )
     await message.reply_text("\n".join(lines), do_quote=True)
 
@@ -240,7 +239,8 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             InlineKeyboardButton("reject", callback_data=f"rv:{sample.sample_id}:0"),
         ]])  # fmt: skip
         await message.reply_text(
-            f"Model {sample.model_version} read {sample.predicted}; user says {sample.label}.",
+            f"Model {sample.model_version} read {sample.predicted}; user "
+            f"{sample.user_hash[:USER_HASH_SHOWN]} says {sample.label}.",
             reply_markup=markup,
         )
 
@@ -261,3 +261,43 @@ async def on_review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
         await query.edit_message_text(
             f"{'Accepted' if verdict == '1' else 'Rejected'} sample {sample_id[:8]}."
         )
+
+
+async def exclude(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: keep a user's samples (stored and future) out of training."""
+    await _moderate_user(update, context, "exclude")
+
+
+async def include(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Admins: lift an exclusion; the user's samples get their status back."""
+    await _moderate_user(update, context, "include")
+
+
+async def _moderate_user(update: Update, context: ContextTypes.DEFAULT_TYPE, command: str) -> None:
+    message = await _admin_message(update, context)
+    if message is None:
+        return
+    prefix = (context.args[0] if context.args else "").strip().lower()
+    if len(prefix) < USER_HASH_SHOWN:
+        usage = messages.USER_USAGE.format(command=command, min_chars=USER_HASH_SHOWN)
+        await message.reply_text(usage, do_quote=True)
+        return
+    store = _store(context)
+    users = await asyncio.to_thread(store.users_matching, prefix)
+    if len(users) != 1:
+        text = (
+            messages.NO_SUCH_USER.format(prefix=prefix)
+            if not users
+            else messages.AMBIGUOUS_USER.format(count=len(users), prefix=prefix)
+        )
+        await message.reply_text(text, do_quote=True)
+        return
+    shown = users[0][:USER_HASH_SHOWN]
+    if command == "exclude":
+        count = await asyncio.to_thread(store.exclude_user, users[0])
+        text = messages.USER_EXCLUDED.format(user=shown, count=count)
+    else:
+        count = await asyncio.to_thread(store.include_user, users[0])
+        text = messages.USER_INCLUDED.format(user=shown, count=count)
+    log.info("admin %s: user %s, %d samples", command, shown, count)
+    await message.reply_text(text, do_quote=True)

@@ -45,8 +45,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Explain what to send, with an example."""
-    await _reply(update, messages.HELP)
+    """Explain what to send, with an example; admins also get their commands."""
+    settings: Settings = context.bot_data[SETTINGS]
+    user = update.effective_user
+    admin = settings.is_admin(user.id if user else None)
+    await _reply(update, messages.HELP + (messages.ADMIN_HELP if admin else ""))
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

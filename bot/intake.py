@@ -10,6 +10,7 @@ import enum
 import hashlib
 import logging
 import secrets
+import threading
 import time
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
-from digitbot import defaults, keys, stats
+from digitbot import claims, defaults, keys, stats
 from digitbot.payload import RecognitionRequest, Source, new_request_id
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ class PhotoIntake:
         self.max_queue_depth = max_queue_depth
         self.per_user_per_minute = per_user_per_minute
         self._salt: bytes | None = None
+        # Enqueue and offer (digitbot.claims) one request at a time, so the waiting list holds
+        # requests in queue order and a batch answers them in that order.
+        self._enqueue_lock = threading.Lock()
 
     def submit(
         self,
@@ -88,7 +92,21 @@ class PhotoIntake:
             message_id=message_id,
             user_hash=self.user_hash(user_id) if user_id is not None else "",
         )
-        self.connection.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
+        with self.connection.pipeline() as pipe:
+            pipe.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
+            claims.store_payload(pipe, request)
+            pipe.execute()
+        with self._enqueue_lock:
+            outcome = self._enqueue(request, job_id)
+        if outcome is Outcome.DUPLICATE:
+            # The same Telegram message again (a re-delivered update): answered once already.
+            self.connection.delete(request.photo_key, keys.request_payload_key(request_id))
+            return Submission(Outcome.DUPLICATE, request_id, job_id)
+        stats.count(self.connection, "received", source)
+        return Submission(Outcome.ACCEPTED, request_id, job_id)
+
+    def _enqueue(self, request: RecognitionRequest, job_id: str) -> Outcome:
+        """Enqueue the recognition job and offer the request for batching."""
         try:
             self.queue.enqueue(
                 "worker.jobs.recognize_photo",
@@ -103,14 +121,12 @@ class PhotoIntake:
                     interval=list(defaults.RECOGNITION_RETRY_INTERVALS),
                 ),
                 on_failure=Callback("worker.jobs.on_recognition_failure"),
-                description=f"recognise {source} {request_id}",
+                description=f"recognise {request.source} {request.request_id}",
             )
         except DuplicateJobError:
-            # The same Telegram message again (a re-delivered update): answered once already.
-            self.connection.delete(request.photo_key)
-            return Submission(Outcome.DUPLICATE, request_id, job_id)
-        stats.count(self.connection, "received", source)
-        return Submission(Outcome.ACCEPTED, request_id, job_id)
+            return Outcome.DUPLICATE
+        claims.push_waiting(self.connection, request.request_id)
+        return Outcome.ACCEPTED
 
     def request_explanation(
         self, request_id: str, *, chat_id: int, reply_to_message_id: int

@@ -1,5 +1,7 @@
 """Everything the bot says to users, kept apart from log messages."""
 
+from digitbot.feedback import RecordOutcome
+
 START = (
     "Hi! I read handwritten digits.\n\n"
     "Send me a photo of a digit or a short number written on paper (or on a board), and I'll "
@@ -13,6 +15,14 @@ HELP = (
     '• I answer like this: "42 — 98.7% sure".\n\n'
     'Example: photograph a sticky note with 7 on it → I reply "7 — 99.3% sure".\n\n'
     "Commands: /start, /help, /stats (which model answers and how busy I am)."
+)
+ADMIN_HELP = (
+    "\n\nFor operators:\n"
+    "• /retrain: train a new model now; I report how it goes here.\n"
+    "• /feedback: counts, recent corrections (with the user's hash), accuracy on corrections.\n"
+    "• /review: corrections held for review, with accept/reject buttons.\n"
+    "• /exclude <user>: keep a user's samples out of training (the first 8 or more characters "
+    "of the hash that /feedback or /review shows); /include <user> lifts it."
 )
 READING = "Reading your digits…"
 TEXT_INSTEAD_OF_PHOTO = (
@@ -70,8 +80,32 @@ PRIVACY = (
     "• /forget deletes all of it at once."
 )
 ADMIN_ONLY = "Sorry, that command is for the bot's operators."
+USER_USAGE = (
+    "Say which user: /{command} <user>, with at least {min_chars} characters of the user's "
+    "hash as /feedback or /review shows it."
+)
+NO_SUCH_USER = "No stored user's hash starts with {prefix}."
+AMBIGUOUS_USER = "{count} users' hashes start with {prefix}; give more characters."
+USER_EXCLUDED = (
+    "User {user} is excluded: {count} samples are kept out of training, and so will be "
+    "anything they send. /include {user} lifts it."
+)
+USER_INCLUDED = "User {user} is included again: {count} samples got their status back."
 NOTHING_HELD = "No corrections are waiting for review."
 SLOW_DOWN = (
     "You're sending photos faster than I can read them. Please wait a minute, then send the "
     "ones I haven't answered again."
 )
+
+
+def feedback_outcome(outcome: str, label: str, *, confirmed: bool = False) -> str:
+    """What to tell a user after pressing ✅ or ✏️ (the bot and the web page say the same)."""
+    if outcome == RecordOutcome.RECORDED:
+        return RECORDED_RIGHT if confirmed else RECORDED_CORRECTION.format(label)
+    if outcome == RecordOutcome.HELD:
+        return HELD_CORRECTION.format(label)
+    if outcome == RecordOutcome.LIMITED:
+        return FEEDBACK_LIMITED
+    if outcome == RecordOutcome.INVALID:
+        return FEEDBACK_INVALID
+    return FEEDBACK_EXPIRED

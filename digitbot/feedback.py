@@ -8,14 +8,20 @@ retention period; `/forget` deletes a user's samples at once.
 A correction that contradicts a very confident champion is held for review (an admin accepts or
 rejects it) instead of going straight into training: that is where abuse or a slip of the thumb
 does the most harm, and where the model is most often right.
+
+An admin can exclude a user: their samples, stored and future, are rejected (each remembers its
+status, so including the user again gives it back). A web page's answer belongs to no one until
+the visitor who sent it claims it (`claim_answer`); from then on it is recorded like any other.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,10 +34,33 @@ ALL_SAMPLES = f"{keys.PREFIX}:feedback:samples"  # sorted set: sample id -> crea
 HELD_SAMPLES = f"{keys.PREFIX}:feedback:held"
 EXCLUDED_USERS = f"{keys.PREFIX}:feedback:excluded-users"
 PENDING_PREFIX = f"{keys.PREFIX}:feedback:pending:"
+# An excluded sample keeps the status it had, so lifting the exclusion can give it back.
+STATUS_BEFORE_EXCLUSION = "status_before_exclusion"
+# Give an answer nobody owns yet (a web page's) to the first claimant; returns the owner.
+CLAIM_SCRIPT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local owner = redis.call('HGET', KEYS[1], 'user_hash')
+if owner == false or owner == '' then
+  redis.call('HSET', KEYS[1], 'user_hash', ARGV[1])
+  return ARGV[1]
+end
+return owner
+"""
 
 
 def user_samples_key(user_hash: str) -> str:
     return f"{keys.PREFIX}:feedback:user:{user_hash}"
+
+
+def salted_user_hash(connection: redis.Redis, subject: str) -> str:
+    """A salted hash of a user id (the same salt and formula as `PhotoIntake.user_hash`).
+
+    Telegram ids are plain numbers; other front ends prefix theirs ("web:...") so two kinds of
+    id can never hash alike.
+    """
+    connection.set(keys.USER_SALT_KEY, secrets.token_hex(16), nx=True)
+    salt = connection.get(keys.USER_SALT_KEY) or b""
+    return hashlib.sha256(salt + subject.encode()).hexdigest()[:32]
 
 
 def daily_limit_key(user_hash: str) -> str:
@@ -126,13 +155,21 @@ class FeedbackStore:
             crops=crops,
         )
 
+    def claim_answer(self, request_id: str, user_hash: str) -> bool:
+        """Make an unowned answer (the web page's worker knows no user) `user_hash`'s.
+
+        True when the answer is now theirs; False when it is gone or someone else's.
+        """
+        owner = self.connection.eval(CLAIM_SCRIPT, 1, PENDING_PREFIX + request_id, user_hash)
+        return owner is not None and bytes(owner).decode() == user_hash
+
     # -- recording ---------------------------------------------------------------------------
     def record(self, request_id: str, label: str, *, user_hash: str) -> tuple[str, Sample | None]:
         """Record that the right reading of `request_id` is `label` (confirm or correct)."""
         answer = self.pending(request_id)
         if answer is None:
             return RecordOutcome.EXPIRED, None
-        if answer.user_hash != user_hash:
+        if not user_hash or answer.user_hash != user_hash:
             return RecordOutcome.INVALID, None  # only the sender may correct
         if not label.isdigit() or len(label) != len(answer.crops):
             return RecordOutcome.INVALID, None
@@ -145,8 +182,6 @@ class FeedbackStore:
         status = Status.ACCEPTED
         if kind == "corrected" and self._contradicts_confident_model(answer, label):
             status = Status.HELD
-        if self.connection.sismember(EXCLUDED_USERS, user_hash):
-            status = Status.REJECTED
         sample = Sample(
             sample_id=uuid.uuid4().hex,
             label=label,
@@ -159,9 +194,12 @@ class FeedbackStore:
             crops=answer.crops,
         )
         self._save(sample)
+        if self.connection.sismember(EXCLUDED_USERS, user_hash):
+            self._exclude_sample(sample.sample_id)
+            sample = replace(sample, status=Status.REJECTED)
         # One sample per answer: a second button press replaces nothing.
         self.connection.delete(PENDING_PREFIX + request_id)
-        if status == Status.ACCEPTED:
+        if sample.status == Status.ACCEPTED:
             self.connection.incr(keys.NEW_CORRECTIONS_KEY)
         return (RecordOutcome.HELD if status == Status.HELD else RecordOutcome.RECORDED), sample
 
@@ -249,9 +287,31 @@ class FeedbackStore:
         return removed
 
     def exclude_user(self, user_hash: str) -> int:
-        """An admin excludes a user's samples from training; returns how many were affected."""
+        """An admin excludes a user's samples from training; returns how many were excluded."""
         self.connection.sadd(EXCLUDED_USERS, user_hash)
-        return self._set_status_for_user(user_hash, Status.REJECTED)
+        return sum(self._exclude_sample(i) for i in self._user_sample_ids(user_hash))
+
+    def include_user(self, user_hash: str) -> int:
+        """Lift an exclusion: samples get their status back; returns how many were restored."""
+        self.connection.srem(EXCLUDED_USERS, user_hash)
+        return sum(self._restore_sample(i) for i in self._user_sample_ids(user_hash))
+
+    def is_excluded(self, user_hash: str) -> bool:
+        return bool(self.connection.sismember(EXCLUDED_USERS, user_hash))
+
+    def users_matching(self, prefix: str) -> list[str]:
+        """User hashes (with samples, or excluded) that start with `prefix` (hex digits only)."""
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            return []
+        found = {
+            key.decode().rsplit(":", 1)[1]
+            for key in self.connection.scan_iter(user_samples_key(prefix) + "*")
+        }
+        found.update(
+            member.decode()
+            for member in self.connection.sscan_iter(EXCLUDED_USERS, match=prefix + "*")
+        )
+        return sorted(found)
 
     def review(self, sample_id: str, *, accept: bool) -> bool:
         if not self.connection.srem(HELD_SAMPLES, sample_id):
@@ -262,12 +322,35 @@ class FeedbackStore:
             self.connection.incr(keys.NEW_CORRECTIONS_KEY)
         return True
 
-    def _set_status_for_user(self, user_hash: str, status: str) -> int:
-        ids = [i.decode() for i in self.connection.smembers(user_samples_key(user_hash))]
-        for sample_id in ids:
-            self.connection.hset(SAMPLE_PREFIX + sample_id, "status", status)
-            self.connection.srem(HELD_SAMPLES, sample_id)
-        return len(ids)
+    def _user_sample_ids(self, user_hash: str) -> list[str]:
+        return [i.decode() for i in self.connection.smembers(user_samples_key(user_hash))]
+
+    def _exclude_sample(self, sample_id: str) -> bool:
+        key = SAMPLE_PREFIX + sample_id
+        status = self.connection.hget(key, "status")
+        if status is None or self.connection.hexists(key, STATUS_BEFORE_EXCLUSION):
+            return False
+        with self.connection.pipeline() as pipe:
+            pipe.hset(key, mapping={STATUS_BEFORE_EXCLUSION: status, "status": Status.REJECTED})
+            pipe.srem(HELD_SAMPLES, sample_id)
+            pipe.execute()
+        return True
+
+    def _restore_sample(self, sample_id: str) -> bool:
+        key = SAMPLE_PREFIX + sample_id
+        before = self.connection.hget(key, STATUS_BEFORE_EXCLUSION)
+        if before is None:
+            return False
+        status = before.decode()
+        with self.connection.pipeline() as pipe:
+            pipe.hset(key, "status", status)
+            pipe.hdel(key, STATUS_BEFORE_EXCLUSION)
+            if status == Status.HELD:
+                pipe.sadd(HELD_SAMPLES, sample_id)
+            if status == Status.ACCEPTED:
+                pipe.incr(keys.NEW_CORRECTIONS_KEY)
+            pipe.execute()
+        return True
 
     def summary(self) -> dict[str, Any]:
         """Counts, and per model version the share of confirmed answers among feedback."""

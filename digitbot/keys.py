@@ -23,6 +23,15 @@ def web_result_key(request_id: str) -> str:
     return f"{PREFIX}:web-result:{request_id}"
 
 
+def web_owner_key(request_id: str) -> str:
+    """The salted hash of the web visitor who sent a request: only they may correct it."""
+    return f"{PREFIX}:web-owner:{request_id}"
+
+
+# The salt of every stored user hash (Telegram and web alike); bot.intake keeps it here too.
+USER_SALT_KEY = f"{PREFIX}:user-salt"
+
+
 CHAMPION_KEY = f"{PREFIX}:models:champion"
 MODEL_INDEX_KEY = f"{PREFIX}:models:index"
 
@@ -54,3 +63,24 @@ SCHEDULER_HEARTBEAT_KEY = f"{PREFIX}:scheduler:heartbeat"
 def worker_info_key(worker_name: str) -> str:
     """Where a worker publishes its device (CPU/GPU), model version and batch size."""
     return f"{PREFIX}:worker-info:{worker_name}"
+
+
+# Batching (digitbot.claims): request ids waiting to be grouped into one model call, each
+# request's payload, the job that claimed it, and each job's claim.
+WAITING_REQUESTS_KEY = f"{PREFIX}:batch:waiting"
+REQUEST_PAYLOAD_PREFIX = f"{PREFIX}:batch:request:"
+CLAIM_OWNER_PREFIX = f"{PREFIX}:batch:owner:"
+
+
+def request_payload_key(request_id: str) -> str:
+    return f"{REQUEST_PAYLOAD_PREFIX}{request_id}"
+
+
+def claim_owner_key(request_id: str) -> str:
+    """The id of the job that claimed this request."""
+    return f"{CLAIM_OWNER_PREFIX}{request_id}"
+
+
+def claim_key(job_id: str) -> str:
+    """The request ids a job claimed, in the order it answers them."""
+    return f"{PREFIX}:batch:claim:{job_id}"

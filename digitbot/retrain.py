@@ -8,6 +8,8 @@ a second trigger is told so instead of starting another.
 from __future__ import annotations
 
 import enum
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +82,26 @@ def _existing_job(connection: redis.Redis) -> Job | None:
 
 def _status_text(status: JobStatus | str | None) -> str:
     return status.value if isinstance(status, JobStatus) else str(status)
+
+
+def last_training(connection: redis.Redis) -> dict[str, Any] | None:
+    """The last retraining's outcome as the training job stored it, or None."""
+    raw = connection.get(keys.LAST_TRAINING_KEY)
+    return json.loads(raw) if raw else None
+
+
+def describe_corrections(comparison: Mapping[str, Any]) -> str:
+    """One line on held-out corrections: the champion's accuracy (before) and the candidate's
+    (after). `comparison` is the `corrections` entry of a retraining's outcome."""
+    count = int(comparison.get("held_out") or 0)
+    if count == 0:
+        return "Held-out corrections: none yet, so no before/after on them."
+    after = f"{_percent(comparison.get('after'))} after ({comparison.get('candidate')})"
+    if comparison.get("champion") is None:
+        return f"Held-out corrections ({count}): {after}; there was no champion to compare."
+    before = f"{_percent(comparison.get('before'))} before ({comparison.get('champion')})"
+    return f"Held-out corrections ({count}): {before} → {after}."
+
+
+def _percent(value: float | None) -> str:
+    return "not measured" if value is None else f"{100 * value:.1f}%"

@@ -118,3 +118,76 @@ def test_summary_gives_per_version_accuracy(redis_conn: redis.Redis) -> None:
     assert summary["per_version"]["m-1"]["accuracy"] == 0.75
     assert summary["recent_corrections"][0]["label"] == "0"
     assert "crops" not in summary["recent_corrections"][0]
+
+
+def test_an_unowned_answer_is_claimed_once_and_never_recorded_without_a_user(
+    redis_conn: redis.Redis,
+) -> None:
+    store = FeedbackStore(redis_conn)
+    store.remember_answer(
+        answer("w1", "4", [0.5], user="")
+    )  # a web answer: the worker knows no one
+    assert store.record("w1", "4", user_hash="")[0] == RecordOutcome.INVALID
+    assert store.claim_answer("w1", "visitor-a")
+    assert not store.claim_answer("w1", "visitor-b")  # someone else's now
+    assert store.claim_answer("w1", "visitor-a")  # claiming again is harmless
+    assert store.record("w1", "4", user_hash="visitor-b")[0] == RecordOutcome.INVALID
+    outcome, sample = store.record("w1", "4", user_hash="visitor-a")
+    assert outcome == RecordOutcome.RECORDED and sample is not None
+    assert sample.user_hash == "visitor-a"
+    assert not store.claim_answer("w1", "visitor-a")  # used: gone
+    assert not store.claim_answer("never-was", "visitor-a")
+    assert not redis_conn.exists("digitbot:feedback:pending:never-was")
+
+
+def test_including_an_excluded_user_gives_each_sample_its_status_back(
+    redis_conn: redis.Redis,
+) -> None:
+    store = FeedbackStore(redis_conn, review_confidence=0.98)
+    store.remember_answer(answer("x0", "2", [0.5], user="abc123"))
+    store.record("x0", "3", user_hash="abc123")  # accepted
+    store.remember_answer(answer("x1", "2", [0.999], user="abc123"))
+    store.record("x1", "3", user_hash="abc123")  # held
+    assert store.exclude_user("abc123") == 2
+    assert store.exclude_user("abc123") == 0  # already excluded
+    assert store.samples(status=Status.HELD) == []
+    store.remember_answer(answer("x2", "2", [0.5], user="abc123"))
+    assert store.record("x2", "5", user_hash="abc123")[1].status == Status.REJECTED  # type: ignore[union-attr]
+    assert {s.status for s in store.samples()} == {Status.REJECTED}
+    before = int(redis_conn.get(keys.NEW_CORRECTIONS_KEY) or 0)
+
+    assert store.include_user("abc123") == 3
+    statuses = sorted(s.status for s in store.samples())
+    assert statuses == [Status.ACCEPTED, Status.ACCEPTED, Status.HELD]
+    assert len(store.samples(status=Status.HELD)) == 1  # back in the review queue
+    assert int(redis_conn.get(keys.NEW_CORRECTIONS_KEY) or 0) == before + 2
+    assert not store.is_excluded("abc123")
+    assert store.include_user("abc123") == 0
+
+
+def test_users_are_found_by_the_start_of_their_hash(redis_conn: redis.Redis) -> None:
+    store = FeedbackStore(redis_conn)
+    for user in ("aa11", "aa22", "bb33"):
+        store.remember_answer(answer(f"p-{user}", "1", [0.5], user=user))
+        store.record(f"p-{user}", "1", user_hash=user)
+    store.exclude_user("cc44")  # excluded before sending anything
+    assert store.users_matching("aa") == ["aa11", "aa22"]
+    assert store.users_matching("bb3") == ["bb33"]
+    assert store.users_matching("cc") == ["cc44"]
+    assert store.users_matching("*") == [] and store.users_matching("") == []
+
+
+def test_salted_hashes_match_the_bots_and_web_ids_never_collide_with_telegram_ids(
+    redis_conn: redis.Redis,
+) -> None:
+    from bot.intake import SALT_KEY, PhotoIntake
+    from digitbot.feedback import salted_user_hash
+
+    assert keys.USER_SALT_KEY == SALT_KEY
+    intake = PhotoIntake(redis_conn, max_queue_depth=1)
+    assert salted_user_hash(redis_conn, "123456") == intake.user_hash(123456)
+    assert salted_user_hash(redis_conn, "web:123456") != intake.user_hash(123456)
+    # a fresh Redis: whoever hashes first makes the salt, the other uses it
+    redis_conn.flushall()
+    web_first = salted_user_hash(redis_conn, "42")
+    assert PhotoIntake(redis_conn, max_queue_depth=1).user_hash(42) == web_first

@@ -21,14 +21,17 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from digitbot import keys, stats
+from digitbot import defaults, keys, stats
 from digitbot.registry import ModelRegistry
+from digitbot.retrain import describe_corrections
 from digitbot.settings import Settings
 from training.canary import run_canary
 from training.corrections import load_corrections, weighted
 from training.gates import load_gate_data, score
+from training.photo_crops import CropRecipe
 from training.progress import ProgressReporter
 from training.promotion import Decision, Scores, decide
+from training.retrain_report import corrections_comparison, write_report
 from worker.model import DigitModel
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,24 @@ def retrain(request: dict[str, Any]) -> dict[str, Any]:
     return outcome
 
 
+def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
+    """The photo crops a retraining adds (the shipped model's recipe unless told otherwise).
+
+    The request's `photo_digits` / `photo_negatives` win, then DIGITBOT_RETRAIN_PHOTO_DIGITS /
+    DIGITBOT_RETRAIN_PHOTO_NEGATIVES; 0 and 0 trains on MNIST (+ corrections) alone.
+    """
+    counts = []
+    for name, default in (
+        ("photo_digits", defaults.RETRAIN_PHOTO_DIGITS),
+        ("photo_negatives", defaults.RETRAIN_PHOTO_NEGATIVES),
+    ):
+        value = request.get(name)
+        if value is None:
+            value = os.environ.get(f"DIGITBOT_RETRAIN_{name.upper()}", default)
+        counts.append(int(value))
+    return CropRecipe(*counts) if any(counts) else None
+
+
 def run_retraining(
     connection: redis.Redis, home: Path, request: dict[str, Any], reporter: ProgressReporter
 ) -> dict[str, Any]:
@@ -75,12 +96,14 @@ def run_retraining(
         f"digits ({corrections.held_out.size} held out for the check)."
     )
     extra = weighted(corrections.train.x, corrections.train.y) if corrections.train.size else None
+    recipe = photo_crop_recipe(request)
     result = train(
         PRODUCTION_ARCH,
         home=home,
         epochs=epochs,
         limit=limit,
         extra_train=extra,
+        photo_crops=recipe,
         callbacks=[reporter.keras_callback()],
         verbose=0,
     )
@@ -96,6 +119,7 @@ def run_retraining(
         f"Trained {result.version}: MNIST test {100 * result.metrics['test_accuracy']:.2f}%."
         " Checking it against the champion…"
     )
+    previous_champion = registry.champion_version()
     decision = check_candidate(
         connection,
         result.version,
@@ -115,12 +139,21 @@ def run_retraining(
         "started_at": started,
         "finished_at": time.time(),
         "decision": decision.to_dict(),
+        "corrections": corrections_comparison(
+            decision, champion=previous_champion, candidate=result.version
+        ),
+        "corrections_train": corrections.train.size,
+        "corrections_held_out": corrections.held_out.size,
     }
     connection.set(keys.LAST_TRAINING_KEY, json.dumps(outcome))
     (result.out_dir / "decision.json").write_text(json.dumps(outcome, indent=2))
+    write_report(result.out_dir, outcome)
     stats.count(connection, "retrain", outcome["outcome"])
     verdict = "promoted: it now answers" if decision.promote else "not promoted: the champion stays"
-    reporter.finish(f"Retraining done. {result.version} {verdict}.\n{decision.summary}")
+    reporter.finish(
+        f"Retraining done. {result.version} {verdict}.\n"
+        f"{describe_corrections(outcome['corrections'])}\n{decision.summary}"
+    )
     return outcome
 
 

@@ -22,7 +22,7 @@ import hashlib
 import json
 import logging
 import os
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
@@ -130,6 +130,9 @@ def build_photo_crops(
     else:
         with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
             futures = [pool.submit(_run_chunk, t, train_images, train_labels) for t in tasks]
+            for done, _ in enumerate(as_completed(futures), start=1):
+                if done % 10 == 0 or done == len(futures):
+                    log.info("rendered %d of %d chunks of photos", done, len(futures))
             results = [f.result() for f in futures]
     images = [r[0] for r in results if len(r[0])]
     labels = [r[1] for r in results if len(r[1])]

@@ -1,8 +1,9 @@
 """The Flask application: the public recognition page, the operators' pages, the RQ dashboard.
 
 `create_app(settings, connection)` builds it around one Redis connection; `web.server` serves it.
-Public: /, /api/recognize, /api/result/<id>, /healthz, /static. Everything else needs the
-operator login: /status, /api/status, /api/retrain, /metrics and the RQ dashboard under /rq.
+Public: /, /api/recognize, /api/result/<id>, /api/feedback/<id>, /api/forget, /healthz, /static.
+Everything else needs the operator login: /status, /api/status, /api/retrain, /metrics and the
+RQ dashboard under /rq.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from digitbot import defaults
 from digitbot.settings import Settings
-from web import operators, recognition
+from web import feedback, operators, recognition
 from web.auth import refuse_unless_operator
 from web.config import WebConfig
 from web.state import EXTENSION_NAME, WebState, client_address, web_state
@@ -51,6 +52,7 @@ def create_app(
     app.extensions[EXTENSION_NAME] = WebState.build(settings, config, connection)
 
     app.register_blueprint(recognition.blueprint)
+    app.register_blueprint(feedback.blueprint)
     app.register_blueprint(operators.blueprint)
     _mount_dashboard(app, connection)
     app.add_url_rule("/healthz", "healthz", healthz)

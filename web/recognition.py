@@ -3,6 +3,7 @@
 POST /api/recognize validates the image here (size, format, pixel count) so a bad upload is
 answered at once, then enqueues it exactly like a Telegram photo. The worker stores the result
 under `web_result_key(request_id)`; GET /api/result/<id> hands it over when it is there.
+The answer can then be confirmed or corrected by the same browser (web.feedback).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from bot.intake import Outcome
 from digitbot import defaults, keys, stats
 from digitbot.errors import BadImageError
 from digitbot.payload import Source
+from web import visitors
 from web.state import client_address, web_state
 from worker.decode import probe_image
 
@@ -93,11 +95,16 @@ def recognize() -> tuple[Response, int] | Response:
         submission.request_id, source, info.format, info.width, info.height, len(data),
         submission.job_id,
     )  # fmt: skip
+    # Only this browser's visitor may confirm or correct the answer (web.feedback).
+    visitor = visitors.visitor_id() or visitors.new_visitor_id()
+    visitors.remember_owner(state.connection, submission.request_id, visitor)
     body = {
         "request_id": submission.request_id,
         "result_url": url_for("recognition.result", request_id=submission.request_id),
     }
-    return jsonify(body), 202
+    response = jsonify(body)
+    visitors.keep_visitor_cookie(response, visitor)
+    return response, 202
 
 
 @blueprint.get("/api/result/<request_id>")

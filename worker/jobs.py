@@ -1,8 +1,10 @@
 """RQ job entry points. They take plain JSON data and are enqueued by dotted path.
 
 A recognition job reads the photo bytes the bot stored in Redis, recognises the digits and
-replies to the user's photo message. A photo is answered exactly once: a mark in Redis records
-the answer, so a retried or re-delivered job never sends a second message.
+replies to the user's photo message. When other photos are waiting, it claims and reads them too
+and classifies all their crops with one model call (digitbot.claims, worker.batch). A photo is
+answered exactly once: a mark in Redis records the answer, so a retried or re-delivered job, or
+the job of a photo another job answered, never sends a second message.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from rq import get_current_job
 from rq.job import Job
 
 from digitbot import defaults, keys, stats
-from digitbot.errors import BadImageError, DigitbotError
+from digitbot.claims import ClaimBook
+from digitbot.errors import DigitbotError
 from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
+from worker.batch import BatchItem, claim_batch, read_batch, record_batch
 from worker.explain import render_explanation
 from worker.reading import Reading, read_photo
 from worker.recognize import format_answer
@@ -50,31 +54,69 @@ MARK_SENT = "sent"
 
 
 def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
-    """Recognise the digits in a stored photo and deliver the answer."""
+    """Recognise the digits in a stored photo and deliver the answer; answer other waiting
+    photos in the same model call (see digitbot.claims and worker.batch)."""
     started = time.monotonic()
     request = RecognitionRequest.from_dict(request_data)
-    connection = _connection()
-    if request.is_telegram and _already_answered(connection, request):
+    job = _current_job()
+    connection = job.connection
+    book = ClaimBook(connection)
+    if _is_answered(connection, request) and not book.has_claim(job.id):
         log.info("request %s already answered; skipping", request.request_id)
         return {"skipped": "already answered"}
+    claim = claim_batch(book, job.id, request)
+    if claim is None:
+        return {"skipped": "claimed by another job"}
 
-    data = connection.get(request.photo_key)
-    if data is None:
+    runtime = get_runtime()
+    model = runtime.model
+    batch = read_batch(
+        connection,
+        [r for r in claim.requests if not _is_answered(connection, r)],
+        model,
+        take_next=lambda: None if claim.resumed else book.take_next(job.id),
+        max_batch=max(1, runtime.device.batch_size),
+        budget_seconds=defaults.BATCH_READ_BUDGET_SECONDS,
+    )
+    record_batch(connection, job.id, batch, resumed=claim.resumed)
+    failures = [item.failure for item in batch.items if item.failure is not None]
+    results = {}
+    for item in batch.items:
+        if item.failure is not None:
+            continue
+        try:
+            results[item.request.request_id] = _answer(connection, item, model.version, started)
+        except Exception as exc:  # one chat's delivery trouble must not hold up the others
+            log.warning("request %s: answer not delivered: %r", item.request.request_id, exc)
+            failures.append(exc)
+    if failures:
+        # RQ retries this job; the retry answers only what is still unanswered in its claim.
+        raise failures[0]
+    book.release(job.id)
+    own = results.get(request.request_id, {"skipped": "already answered"})
+    return {**own, "batch_size": len(batch.items)}
+
+
+def _answer(
+    connection: redis.Redis, item: BatchItem, model_version: str, started: float
+) -> dict[str, Any]:
+    """Deliver one request's answer: its digits, or why there are none."""
+    request = item.request
+    if item.photo_missing:
         log.warning("request %s: photo %s expired or lost", request.request_id, request.photo_key)
         result: dict[str, Any] = {"text": "", "error": "photo-missing"}
         _deliver(connection, request, LOST_PHOTO_TEXT, result)
         return result
-
-    runtime = get_runtime()
-    model = runtime.model
-    try:
-        reading = read_photo(bytes(data), model)
-    except BadImageError as exc:
-        log.info("request %s: bad image: %s", request.request_id, exc)
-        result = {"text": "", "error": type(exc).__name__, "model_version": model.version}
-        _deliver(connection, request, exc.user_message, result)
+    if item.bad_image is not None:
+        log.info("request %s: bad image: %s", request.request_id, item.bad_image)
+        result = {
+            "text": "", "error": type(item.bad_image).__name__, "model_version": model_version
+        }  # fmt: skip
+        _deliver(connection, request, item.bad_image.user_message, result)
         return result
 
+    assert item.reading is not None
+    reading = item.reading
     recognition = reading.recognition
     result = recognition.to_dict()
     if not request.is_telegram:
@@ -84,10 +126,10 @@ def recognize_photo(request_data: dict[str, Any]) -> dict[str, Any]:
     result["seconds"] = round(time.monotonic() - started, 4)
     log.info(
         "request %s: read %r (%.3f) with %s in %.1f ms",
-        request.request_id, recognition.text, recognition.confidence, model.version,
+        request.request_id, recognition.text, recognition.confidence, model_version,
         1000 * (time.monotonic() - started),
     )  # fmt: skip
-    if request.is_telegram and recognition.text:
+    if recognition.text:  # web answers too: their page offers ✅ / ✏️ like the bot
         _remember_for_feedback(connection, request, reading)
     markup = answer_markup(request.request_id, with_feedback=bool(recognition.text))
     _deliver(connection, request, format_answer(recognition), result, reply_markup=markup)
@@ -118,7 +160,7 @@ def explain_photo(data: dict[str, Any]) -> dict[str, Any]:
     request_id = str(data["request_id"])
     chat_id = int(data["chat_id"])
     reply_to = int(data.get("reply_to_message_id") or 0) or None
-    connection = _connection()
+    connection = _current_job().connection
     runtime = get_runtime()
     photo = connection.get(keys.photo_key(request_id))
     if photo is None:
@@ -161,21 +203,52 @@ def on_recognition_failure(
         return
     text = exc_value.user_message if isinstance(exc_value, DigitbotError) else APOLOGY_TEXT
     try:
-        _deliver(connection, request, text, {"text": "", "error": exc_type.__name__})
+        _apologize(connection, job.id, request, text, {"text": "", "error": exc_type.__name__})
     except Exception:  # the apology itself failed; the job stays in the failed registry
         log.exception("could not send the apology for job %s", job.id)
 
 
-def _connection() -> redis.Redis:
+def _apologize(
+    connection: redis.Redis,
+    job_id: str,
+    request: RecognitionRequest,
+    text: str,
+    result: dict[str, Any],
+) -> None:
+    """Tell every request still unanswered in the job's batch what went wrong, and its own
+    request unless a job that RQ will still run holds it (that job answers it)."""
+    book = ClaimBook(connection)
+    owed = {r.request_id: r for r in book.owned_requests(job_id)}
+    owner = book.owner_of(request.request_id)
+    if owner is None or owner == job_id or not book.will_run(owner):
+        owed.setdefault(request.request_id, request)
+    for owed_request in owed.values():
+        if _is_answered(connection, owed_request):
+            continue
+        try:
+            _deliver(connection, owed_request, text, dict(result))
+        except Exception:  # this chat's trouble; the others still get theirs
+            log.exception("could not send the apology for request %s", owed_request.request_id)
+    book.release(job_id)
+
+
+def _current_job() -> Job:
     job = get_current_job()
     if job is None:
         raise RuntimeError("recognize_photo must run inside an RQ job")
-    return job.connection
+    return job
 
 
 def _already_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:
     mark = connection.get(keys.answer_key(request.chat_id, request.message_id))
     return mark is not None and mark.startswith(MARK_SENT.encode())
+
+
+def _is_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:
+    """True once the request's answer was sent (Telegram) or stored (web)."""
+    if request.is_telegram:
+        return _already_answered(connection, request)
+    return bool(connection.exists(keys.web_result_key(request.request_id)))
 
 
 def _deliver(

@@ -21,7 +21,7 @@ from rq.serializers import JSONSerializer
 from digitbot import defaults, keys
 from digitbot.logs import configure_logging
 from digitbot.settings import Settings
-from worker.device import DeviceInfo, detect_device
+from worker.device import DeviceInfo
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ class DigitWorker(SimpleWorker):
         super().__init__(*args, **kwargs)
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
-        device = detect_device()
+        device = get_runtime().device
         model_version = ""
         if defaults.QUEUE_RECOGNITION in self.queue_names():
             model_version = get_runtime().model.version

@@ -1,4 +1,5 @@
-"""Per-process state of a worker: settings, the model (hot-reloaded), the Bot API client.
+"""Per-process state of a worker: settings, the model (hot-reloaded), its device, the Bot API
+client.
 
 RQ job functions are plain functions that receive JSON data, so the state they need lives in one
 object per process, created on first use (or up front by `DigitWorker`, so the first job does not
@@ -23,6 +24,7 @@ from digitbot import keys
 from digitbot.errors import ConfigurationError, DigitbotError
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
+from worker.device import DeviceInfo, detect_device
 from worker.model import DigitModel, load_shipped_model, shipped_model_path
 from worker.telegram_reply import TelegramReplier
 
@@ -46,6 +48,7 @@ class WorkerRuntime:
         self.connection = connection
         self._model = model
         self._replier: TelegramReplier | None = None
+        self._device: DeviceInfo | None = None
         self._lock = threading.Lock()
         self._last_check = 0.0
         self._loading: str | None = None
@@ -134,6 +137,13 @@ class WorkerRuntime:
         """Swap in a model directly (tests, tools)."""
         model.warm_up()
         self._model = model
+
+    @property
+    def device(self) -> DeviceInfo:
+        """The device this process computes on, and the batch size that suits it."""
+        if self._device is None:
+            self._device = detect_device()
+        return self._device
 
     @property
     def replier(self) -> TelegramReplier:

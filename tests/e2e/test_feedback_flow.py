@@ -1,10 +1,12 @@
-"""Correcting an answer with the buttons, through the real bot and workers; /forget removes it."""
+"""Correcting an answer with the buttons, through the real bot and workers; /forget removes it;
+admins exclude (and include again) a user's samples."""
 
 from __future__ import annotations
 
 import pytest
 
 from bot import messages
+from bot.intake import PhotoIntake
 from digitbot.feedback import FeedbackStore
 from tests.e2e.conftest import Stack
 from tests.e2e.test_pipeline import answers_to, wait_for_answer
@@ -72,3 +74,74 @@ def test_correct_with_buttons_then_forget(stack: Stack) -> None:
     forget = stack.standin.user_sends_text(chat, "/forget")
     assert wait_for_answer(stack, chat, forget) == messages.FORGOTTEN.format(1)
     assert store.samples() == []
+
+
+ADMIN = 1001  # DIGITBOT_ADMIN_IDS in the stack's environment
+
+
+def correct_with_buttons(stack: Stack, chat: int, offset: int) -> str:
+    """Send a clear digit, correct it to another digit with the buttons; the label given."""
+    x, y = clear_arrays()
+    label = int(y[offset])
+    message_id = stack.standin.user_sends_photo(chat, digit_photo(x[offset], seed=4))
+    assert wait_for_answer(stack, chat, message_id).startswith(f"{label} — ")
+    answer = answers_to(stack, chat, message_id)[0]
+    stack.standin.user_presses_button(
+        chat, answer.message_id, buttons_of(answer.reply_markup)["✏️ correct it"]
+    )
+    assert wait_until(
+        lambda: "0" in buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
+    )
+    wrong = str((label + 3) % 10)
+    digit_buttons = buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
+    stack.standin.user_presses_button(chat, answer.message_id, digit_buttons[wrong])
+    assert wait_until(lambda: len(FeedbackStore(stack.connection()).samples()) == 1, timeout=20)
+    return wrong
+
+
+def test_admins_exclude_and_include_a_user_named_by_the_hash_feedback_shows(stack: Stack) -> None:
+    chat = 7300
+    connection = stack.connection()
+    store = FeedbackStore(connection)
+    for sample in store.samples():  # a clean store whatever ran before
+        store.forget_user(sample.user_hash)
+    label = correct_with_buttons(stack, chat, offset=41)
+    user_hash = PhotoIntake(connection, max_queue_depth=1).user_hash(chat)
+    [sample] = store.samples()
+    assert (sample.label, sample.user_hash) == (label, user_hash)
+    status_before = sample.status
+    shown = user_hash[:8]
+
+    summary = wait_for_answer(stack, ADMIN, stack.standin.user_sends_text(ADMIN, "/feedback"))
+    assert f"user {shown}" in summary, summary
+    help_text = wait_for_answer(stack, ADMIN, stack.standin.user_sends_text(ADMIN, "/help"))
+    assert help_text == messages.HELP + messages.ADMIN_HELP and "/exclude <user>" in help_text
+
+    # not an admin: refused, nothing changes
+    refused = stack.standin.user_sends_text(chat, f"/exclude {shown}")
+    assert wait_for_answer(stack, chat, refused) == messages.ADMIN_ONLY
+    assert store.samples()[0].status == status_before and not store.is_excluded(user_hash)
+
+    too_short = stack.standin.user_sends_text(ADMIN, f"/exclude {shown[:4]}")
+    assert wait_for_answer(stack, ADMIN, too_short) == messages.USER_USAGE.format(
+        command="exclude", min_chars=8
+    )
+    unknown = "0" * 8 if not user_hash.startswith("0" * 8) else "f" * 8
+    nobody = stack.standin.user_sends_text(ADMIN, f"/exclude {unknown}")
+    assert wait_for_answer(stack, ADMIN, nobody) == messages.NO_SUCH_USER.format(prefix=unknown)
+
+    excluded = stack.standin.user_sends_text(ADMIN, f"/exclude {shown}")
+    assert wait_for_answer(stack, ADMIN, excluded) == messages.USER_EXCLUDED.format(
+        user=shown, count=1
+    )
+    assert store.is_excluded(user_hash)
+    assert [s.status for s in store.samples()] == ["rejected"]
+    assert store.samples(status="held") == []  # out of the review queue too
+
+    included = stack.standin.user_sends_text(ADMIN, f"/include {shown}")
+    assert wait_for_answer(stack, ADMIN, included) == messages.USER_INCLUDED.format(
+        user=shown, count=1
+    )
+    assert [s.status for s in store.samples()] == [status_before]
+    assert not store.is_excluded(user_hash)
+    assert store.forget_user(user_hash) == 1

@@ -26,12 +26,15 @@ import pytest
 import redis
 from PIL import Image, ImageDraw, ImageFilter
 
+from bot import messages
 from digitbot import keys
 from digitbot.errors import NotAnImageError
+from digitbot.feedback import FeedbackStore
 from digitbot.redis_server import EmbeddedRedis, free_port
 from digitbot.registry import ModelRegistry
 from tests.support.processes import REPO_ROOT, ManagedProcess, wait_until
 from tests.web.conftest import OPERATOR_PASSWORD, OPERATOR_USER
+from web.visitors import VISITOR_COOKIE, visitor_hash
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
 
@@ -179,6 +182,30 @@ def test_drawing_a_digit_with_the_mouse_shows_the_answer(
     assert ink > 28 * 255, "the model-input canvas is blank"
     # The README shows the last drawing that was read right (the 7 when it is).
     _screenshot(page, f"page-drawn-{digit}.png", docs_name="page.png")
+    _correct_the_answer(page, web_stack, digit)
+
+
+def _correct_the_answer(page: Any, web_stack: WebStack, digit: str) -> None:
+    """Press "✏️ correct it", pick another digit: the page says what was recorded, and the
+    store holds it under this browser's visitor hash."""
+    from playwright.sync_api import expect
+
+    store = FeedbackStore(web_stack.connection())
+    known = {s.sample_id for s in store.samples()}
+    page.get_by_role("button", name="✏️ correct it").click()
+    wrong = str((int(digit) + 1) % 10)
+    page.locator("#positions").get_by_role("button", name=wrong, exact=True).click()
+    note = page.locator("#feedback-note")
+    expect(note).to_be_visible()
+    [sample] = [s for s in store.samples() if s.sample_id not in known]
+    assert (sample.label, sample.predicted, sample.kind) == (wrong, digit, "corrected")
+    said = messages.HELD_CORRECTION if sample.status == "held" else messages.RECORDED_CORRECTION
+    expect(note).to_have_text(said.format(wrong))
+    expect(page.get_by_role("button", name="✏️ correct it")).to_be_hidden()
+    [cookie] = [c for c in page.context.cookies() if c["name"] == VISITOR_COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert sample.user_hash == visitor_hash(web_stack.connection(), cookie["value"])
+    _screenshot(page, f"page-corrected-{digit}.png")
 
 
 def test_uploading_a_photo_of_paper_shows_the_answer(

@@ -3,8 +3,6 @@ stand-in Bot API: right answer, exactly once, clear messages for bad input, apol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -15,44 +13,11 @@ from rq.registry import FailedJobRegistry
 from bot.intake import PhotoIntake
 from digitbot import defaults, keys
 from digitbot.errors import CorruptImageError
-from digitbot.settings import Settings
-from tests.conftest import FAKE_TOKEN
 from tests.support.photos import clear_arrays, corrupt_jpeg, digit_photo
 from tests.support.telegram_standin import TelegramStandIn
-from worker import jobs
-from worker.model import load_shipped_model
-from worker.rq_worker import DigitWorker
-from worker.runtime import WorkerRuntime, set_runtime
-
-
-@pytest.fixture(scope="module")
-def shipped_model():  # type: ignore[no-untyped-def]
-    return load_shipped_model()
-
-
-@pytest.fixture()
-def standin() -> Iterator[TelegramStandIn]:
-    with TelegramStandIn(FAKE_TOKEN) as server:
-        server.open_chat(9)
-        yield server
-
-
-@pytest.fixture()
-def runtime(
-    standin: TelegramStandIn, redis_conn: redis.Redis, shipped_model
-) -> Iterator[WorkerRuntime]:  # type: ignore[no-untyped-def]
-    settings = Settings(telegram_token=FAKE_TOKEN, telegram_api_url=standin.api_url)
-    runtime = WorkerRuntime(settings, connection=redis_conn, model=shipped_model)
-    set_runtime(runtime)
-    yield runtime
-    set_runtime(None)
-
-
-def drain(connection: redis.Redis) -> None:
-    queue = Queue(
-        defaults.QUEUE_RECOGNITION, connection=connection, serializer=defaults.JOB_SERIALIZER
-    )
-    DigitWorker([queue], connection=connection).work(burst=True)
+from tests.worker.conftest import drain
+from worker import batch, jobs
+from worker.runtime import WorkerRuntime
 
 
 def test_photo_is_answered_with_its_digit_as_a_reply(
@@ -119,10 +84,10 @@ def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry
     standin: TelegramStandIn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(data: bytes, model: object) -> None:
-        raise RuntimeError("model exploded")
+    def broken(data: bytes) -> None:
+        raise RuntimeError("preprocessing exploded")
 
-    monkeypatch.setattr(jobs, "read_photo", broken)
+    monkeypatch.setattr(batch, "preprocess", broken)
     monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
     x, _ = clear_arrays()
     submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(

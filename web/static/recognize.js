@@ -147,10 +147,10 @@
     }
     if (!response.ok) return showError(body.error || `The server answered ${response.status}.`);
     showStatus("Reading…");
-    poll(body.result_url, token, performance.now());
+    poll(body.result_url, body.request_id, token, performance.now());
   }
 
-  async function poll(url, token, startedAt) {
+  async function poll(url, requestId, token, startedAt) {
     if (token !== pollToken) return;
     const elapsed = performance.now() - startedAt;
     if (elapsed > WAIT_MS) {
@@ -169,12 +169,12 @@
     if (token !== pollToken) return;
     if (response && response.status === 200) {
       showStatus(`Answered in ${Math.round(performance.now() - startedAt)} ms.`);
-      return showResult(body);
+      return showResult(body, requestId);
     }
     if (response && response.status !== 202 && response.status !== 503) {
       return showError(body.error || `The server answered ${response.status}.`);
     }
-    setTimeout(() => poll(url, token, startedAt), POLL_INTERVAL_MS);
+    setTimeout(() => poll(url, requestId, token, startedAt), POLL_INTERVAL_MS);
   }
 
   async function readJson(response) {
@@ -214,7 +214,7 @@
     return `${(100 * value).toFixed(1)}%`;
   }
 
-  function showResult(result) {
+  function showResult(result, requestId) {
     const answer = document.getElementById("answer");
     answer.textContent = result.answer || "";
     answer.classList.toggle("no-digit", !result.text);
@@ -235,6 +235,8 @@
     if (!paired) inputs.forEach((pixels) => digitsBox.append(digitFigure(null, pixels)));
     answerBox.hidden = false;
     errorLine.hidden = true;
+    // feedback.js offers "✅ right" / "✏️ correct it" for this answer.
+    document.dispatchEvent(new CustomEvent("digitbot:result", { detail: { requestId, result } }));
     revealResult();
   }
 
