@@ -27,7 +27,8 @@ from telegram.ext import (
 )
 
 from bot import feedback_handlers, handlers
-from bot.context import INTAKE, SETTINGS
+from bot.chat_locks import ChatLocks
+from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
 from bot.intake import PhotoIntake
 from digitbot import keys
 from digitbot.errors import ConfigurationError
@@ -60,6 +61,7 @@ def build_application(settings: Settings) -> Application:
             max_queue_depth=settings.max_queue_depth,
             per_user_per_minute=settings.photos_per_user_per_minute,
         )
+        application.bot_data[CHAT_LOCKS] = ChatLocks()
         try:
             await application.bot.set_my_commands(COMMANDS)
         except Exception as exc:  # cosmetic; the bot works without a command menu

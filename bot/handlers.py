@@ -21,7 +21,8 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
 from bot import messages
-from bot.context import INTAKE, SETTINGS
+from bot.chat_locks import ChatLocks
+from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
 from bot.feedback_handlers import on_typed_correction
 from bot.intake import Outcome, PhotoIntake
 from digitbot import defaults
@@ -168,27 +169,41 @@ async def _accept(
     declared_size: int | None,
     source: Source,
 ) -> None:
+    """Enqueue a file in turn with the chat's earlier ones; reply only when it is refused (a
+    worker answers the rest)."""
+    message = update.effective_message
+    assert message is not None
+    chat_locks: ChatLocks = context.bot_data[CHAT_LOCKS]
+    # Asked for before the first await, so a chat's photos line up in the order they came.
+    async with chat_locks.hold(message.chat_id):
+        refusal = await _enqueue(update, context, file_id, declared_size, source)
+    if refusal is not None:
+        await _reply(update, refusal)
+
+
+async def _enqueue(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    file_id: str,
+    declared_size: int | None,
+    source: Source,
+) -> str | None:
+    """Download, check and enqueue the file; the message for the user when it is refused."""
     message = update.effective_message
     assert message is not None
     if declared_size is not None and declared_size > defaults.MAX_DOWNLOAD_BYTES:
-        await _reply(update, messages.TOO_LARGE)
-        return
+        return messages.TOO_LARGE
     context.application.create_task(_acknowledge(context, message.chat_id))
     try:
         data = await _download(context, file_id)
     except TelegramError as exc:
         log.warning("download of message %s failed: %s", message.message_id, exc)
-        await _reply(
-            update,
-            messages.TOO_LARGE if "too big" in str(exc).lower() else messages.DOWNLOAD_FAILED,
-        )
-        return
+        return messages.TOO_LARGE if "too big" in str(exc).lower() else messages.DOWNLOAD_FAILED
     try:
         probe_image(data)
     except BadImageError as exc:
         log.info("message %s: not a readable image: %s", message.message_id, exc)
-        await _reply(update, exc.user_message)
-        return
+        return exc.user_message
     intake: PhotoIntake = context.bot_data[INTAKE]
     user_id = update.effective_user.id if update.effective_user else None
     try:
@@ -202,15 +217,13 @@ async def _accept(
         )
     except REDIS_ERRORS as exc:
         log.warning("Redis unreachable; message %s refused: %s", message.message_id, exc)
-        await _reply(update, messages.QUEUE_DOWN)
-        return
+        return messages.QUEUE_DOWN
     if submission.outcome is Outcome.BUSY:
-        await _reply(update, messages.BUSY)
-        return
+        return messages.BUSY
     if submission.outcome is Outcome.RATE_LIMITED:
-        await _reply(update, messages.SLOW_DOWN)
-        return
+        return messages.SLOW_DOWN
     log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
+    return None
 
 
 async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:

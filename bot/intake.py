@@ -7,9 +7,7 @@ on Redis.
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
-import secrets
 import threading
 import time
 from dataclasses import dataclass
@@ -20,11 +18,10 @@ from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
 from digitbot import claims, defaults, keys, stats
+from digitbot.feedback import salted_user_hash
 from digitbot.payload import RecognitionRequest, Source, new_request_id
 
 log = logging.getLogger(__name__)
-
-SALT_KEY = f"{keys.PREFIX}:user-salt"
 
 
 class Outcome(enum.StrEnum):
@@ -59,7 +56,6 @@ class PhotoIntake:
         )
         self.max_queue_depth = max_queue_depth
         self.per_user_per_minute = per_user_per_minute
-        self._salt: bytes | None = None
         # Enqueue and offer (digitbot.claims) one request at a time, so the waiting list holds
         # requests in queue order and a batch answers them in that order.
         self._enqueue_lock = threading.Lock()
@@ -76,7 +72,8 @@ class PhotoIntake:
     ) -> Submission:
         """Store the photo and enqueue its job; refuse when the queue is too deep or the user
         sends faster than PHOTOS_PER_USER_PER_MINUTE."""
-        if user_id is not None and self._over_user_limit(user_id):
+        user_hash = self.user_hash(user_id) if user_id is not None else ""
+        if user_hash and self._over_user_limit(user_hash):
             return Submission(Outcome.RATE_LIMITED)
         if self.queue.count >= self.max_queue_depth:
             return Submission(Outcome.BUSY)
@@ -90,7 +87,7 @@ class PhotoIntake:
             source=source,
             chat_id=chat_id,
             message_id=message_id,
-            user_hash=self.user_hash(user_id) if user_id is not None else "",
+            user_hash=user_hash,
         )
         with self.connection.pipeline() as pipe:
             pipe.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
@@ -153,9 +150,9 @@ class PhotoIntake:
             return False
         return True
 
-    def _over_user_limit(self, user_id: int) -> bool:
+    def _over_user_limit(self, user_hash: str) -> bool:
         minute = int(time.time() // 60)
-        key = keys.rate_limit_key("telegram", f"{self.user_hash(user_id)}:{minute}")
+        key = keys.rate_limit_key("telegram", f"{user_hash}:{minute}")
         with self.connection.pipeline() as pipe:
             pipe.incr(key)
             pipe.expire(key, 120)
@@ -164,7 +161,4 @@ class PhotoIntake:
 
     def user_hash(self, user_id: int) -> str:
         """A salted hash of a Telegram user id; the id itself is never stored."""
-        if self._salt is None:
-            self.connection.set(SALT_KEY, secrets.token_hex(16), nx=True)
-            self._salt = self.connection.get(SALT_KEY) or b""
-        return hashlib.sha256(self._salt + str(user_id).encode()).hexdigest()[:32]
+        return salted_user_hash(self.connection, str(user_id))

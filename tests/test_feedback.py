@@ -180,14 +180,25 @@ def test_users_are_found_by_the_start_of_their_hash(redis_conn: redis.Redis) -> 
 def test_salted_hashes_match_the_bots_and_web_ids_never_collide_with_telegram_ids(
     redis_conn: redis.Redis,
 ) -> None:
-    from bot.intake import SALT_KEY, PhotoIntake
+    import hashlib
+    import json
+
+    from bot.intake import PhotoIntake
     from digitbot.feedback import salted_user_hash
 
-    assert keys.USER_SALT_KEY == SALT_KEY
     intake = PhotoIntake(redis_conn, max_queue_depth=1)
-    assert salted_user_hash(redis_conn, "123456") == intake.user_hash(123456)
-    assert salted_user_hash(redis_conn, "web:123456") != intake.user_hash(123456)
-    # a fresh Redis: whoever hashes first makes the salt, the other uses it
+    submission = intake.submit(b"x", source="telegram-photo", chat_id=1, message_id=2, user_id=7)
+    # The owner a Telegram request carries is the shared hash of the plain id, so feedback,
+    # /forget and the web page all find the same user.
+    payload = json.loads(redis_conn.get(keys.request_payload_key(submission.request_id)) or "{}")
+    assert payload["user_hash"] == salted_user_hash(redis_conn, "7")
+    assert intake.user_hash(7) == salted_user_hash(redis_conn, "7")
+    assert salted_user_hash(redis_conn, "web:7") != intake.user_hash(7)
+    # Salted with the one salt in Redis: not the bare hash of the id.
+    assert redis_conn.exists(keys.USER_SALT_KEY)
+    assert intake.user_hash(7) != hashlib.sha256(b"7").hexdigest()[:32]
+    # A fresh Redis: whoever hashes first makes the salt, the other uses it (the bot keeps no
+    # salt of its own that could go stale).
     redis_conn.flushall()
     web_first = salted_user_hash(redis_conn, "42")
-    assert PhotoIntake(redis_conn, max_queue_depth=1).user_hash(42) == web_first
+    assert intake.user_hash(42) == web_first

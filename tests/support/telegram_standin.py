@@ -33,7 +33,8 @@ strip EXIF); flood limits exist only when injected with `fail_next`.
 
 Every request is recorded in `requests_log`; everything the bot sends in `sent()`. Faults are
 injected per method with `fail_next` / `delay_next` (the pseudo-method "download" covers file
-downloads).
+downloads); a photo or document sent with `download_delay` is slow to fetch whenever it is
+fetched.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ class _StoredFile:
     file_path: str
     data: bytes
     file_size: int  # declared size; may differ from len(data) on purpose
+    delay: float = 0.0  # seconds getFile and the download each wait for this file
 
     def as_file(self) -> JSONDict:
         return {
@@ -929,11 +931,16 @@ class TelegramStandIn:
         *,
         user_id: int | None = None,
         caption: str | None = None,
+        download_delay: float = 0.0,
     ) -> int:
-        """Queue a photo message (2-3 PhotoSize, largest = `image_bytes`). Returns its id."""
+        """Queue a photo message (2-3 PhotoSize, largest = `image_bytes`). Returns its id.
+
+        With `download_delay`, getFile and the download of each size each take that many
+        seconds longer, however many photos are fetched at once.
+        """
         variants, _ = _photo_variants(image_bytes)  # outside the lock: Pillow work
         with self._cond:
-            content: JSONDict = {"photo": self._store_photo_sizes(variants)}
+            content: JSONDict = {"photo": self._store_photo_sizes(variants, download_delay)}
             if caption is not None:
                 content["caption"] = caption
             return self._user_message(chat_id, user_id, content)
@@ -948,10 +955,12 @@ class TelegramStandIn:
         user_id: int | None = None,
         declared_size: int | None = None,
         caption: str | None = None,
+        download_delay: float = 0.0,
     ) -> int:
-        """Queue a document; `declared_size` overrides the file_size Telegram reports."""
+        """Queue a document; `declared_size` overrides the file_size Telegram reports, and
+        `download_delay` slows getFile and the download of it as for `user_sends_photo`."""
         with self._cond:
-            stored = self._store_file(data, "documents", file_name, declared_size)
+            stored = self._store_file(data, "documents", file_name, declared_size, download_delay)
             document = {
                 "file_id": stored.file_id,
                 "file_unique_id": stored.file_unique_id,
@@ -1224,7 +1233,12 @@ class TelegramStandIn:
         self._cond.notify_all()
 
     def _store_file(
-        self, data: bytes, folder: str, name: str, declared_size: int | None = None
+        self,
+        data: bytes,
+        folder: str,
+        name: str,
+        declared_size: int | None = None,
+        delay: float = 0.0,
     ) -> _StoredFile:
         number = len(self._files) + 1
         extension = name.rpartition(".")[2] if "." in name else "bin"
@@ -1234,15 +1248,18 @@ class TelegramStandIn:
             file_path=f"{folder}/file_{number}.{extension}",
             data=data,
             file_size=len(data) if declared_size is None else declared_size,
+            delay=delay,
         )
         self._files[stored.file_id] = stored
         self._files_by_path[stored.file_path] = stored
         return stored
 
-    def _store_photo_sizes(self, variants: list[tuple[bytes, int, int]]) -> list[JSONDict]:
+    def _store_photo_sizes(
+        self, variants: list[tuple[bytes, int, int]], delay: float = 0.0
+    ) -> list[JSONDict]:
         sizes = []
         for data, width, height in variants:
-            stored = self._store_file(data, "photos", "photo.jpg")
+            stored = self._store_file(data, "photos", "photo.jpg", delay=delay)
             sizes.append(
                 {
                     "file_id": stored.file_id,
@@ -1367,6 +1384,8 @@ class TelegramStandIn:
             stored = self._files_by_path.get(file_path)
         if stored is None:
             return DOWNLOAD, 404, _error_envelope(_ApiError(404, "Not Found")), "application/json"
+        if stored.delay:
+            self._stop_event.wait(stored.delay)
         content_type = mimetypes.guess_type(file_path)[0] or "application/octet-stream"
         return DOWNLOAD, 200, stored.data, content_type
 
@@ -1643,6 +1662,8 @@ class TelegramStandIn:
             stored = self._files.get(file_id)
         if stored is None:
             raise _bad_request("invalid file_id")
+        if stored.delay:
+            self._stop_event.wait(stored.delay)  # outside the lock: other requests go on
         if stored.file_size > MAX_DOWNLOAD_BYTES:
             raise _bad_request("file is too big")
         return stored.as_file()

@@ -114,6 +114,32 @@ def test_get_file_downloads_the_exact_bytes(standin: TelegramStandIn) -> None:
     assert standin.calls("download") == 2
 
 
+def test_download_delay_slows_that_file_only(standin: TelegramStandIn) -> None:
+    standin.user_sends_photo(CHAT, digit_jpeg(), download_delay=0.4)
+    standin.user_sends_document(CHAT, digit_jpeg(), file_name="quick.jpg", mime_type="image/jpeg")
+
+    async def fetch(bot: Bot, file_id: str, finished: list[str]) -> None:
+        await (await bot.get_file(file_id)).download_as_bytearray()
+        finished.append(file_id)
+
+    async def scenario() -> tuple[list[str], list[str]]:
+        async with make_bot(standin) as bot:
+            photo_update, document_update = await bot.get_updates()
+            assert photo_update.message and document_update.message
+            assert document_update.message.document is not None
+            ids = [photo_update.message.photo[-1].file_id, document_update.message.document.file_id]
+            finished: list[str] = []
+            await asyncio.gather(*(fetch(bot, file_id, finished) for file_id in ids))
+            return ids, finished
+
+    started = time.monotonic()
+    ids, finished = asyncio.run(scenario())
+    assert finished == ids[::-1]  # fetched at once, the slow photo arrives last
+    assert time.monotonic() - started >= 0.8  # getFile and the download each waited
+    slow = [r for r in standin.requests_log if r.duration >= 0.4]
+    assert sorted(r.method for r in slow) == ["download", "getFile"]
+
+
 def test_send_message_replies_are_recorded(standin: TelegramStandIn) -> None:
     photo_id = standin.user_sends_photo(CHAT, digit_jpeg())
 
