@@ -75,3 +75,4 @@ MAX_DIGITS = 8
 # (training/photo_crops.py): this many photos of MNIST training digits, and of non-digits.
 RETRAIN_PHOTO_DIGITS = 20_000
 RETRAIN_PHOTO_NEGATIVES = 12_000
+RETRAIN_PHOTO_LOW_RESOLUTION = 10_000

@@ -50,6 +50,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="and on crops from N photos with no digit: adds the 'not a digit' class",
     )
+    parser.add_argument(
+        "--photo-low-resolution",
+        type=positive_int,
+        metavar="N",
+        help="and on crops from N more photos of digits first brought down to 8x8",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
@@ -71,8 +77,12 @@ def run_train(args: argparse.Namespace) -> int:
 
     home = Settings.from_env().home
     recipe = None
-    if args.photo_digits or args.photo_negatives:
-        recipe = CropRecipe(args.photo_digits or 0, args.photo_negatives or 0)
+    if args.photo_digits or args.photo_negatives or args.photo_low_resolution:
+        recipe = CropRecipe(
+            args.photo_digits or 0,
+            args.photo_negatives or 0,
+            num_low_resolution_photos=args.photo_low_resolution or 0,
+        )
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
     results = []
     try:

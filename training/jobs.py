@@ -67,19 +67,23 @@ def retrain(request: dict[str, Any]) -> dict[str, Any]:
 def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
     """The photo crops a retraining adds (the shipped model's recipe unless told otherwise).
 
-    The request's `photo_digits` / `photo_negatives` win, then DIGITBOT_RETRAIN_PHOTO_DIGITS /
-    DIGITBOT_RETRAIN_PHOTO_NEGATIVES; 0 and 0 trains on MNIST (+ corrections) alone.
+    The request's `photo_digits` / `photo_negatives` / `photo_low_resolution` win, then
+    DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION; all 0 trains on MNIST
+    (+ corrections) alone.
     """
     counts = []
     for name, default in (
         ("photo_digits", defaults.RETRAIN_PHOTO_DIGITS),
         ("photo_negatives", defaults.RETRAIN_PHOTO_NEGATIVES),
+        ("photo_low_resolution", defaults.RETRAIN_PHOTO_LOW_RESOLUTION),
     ):
         value = request.get(name)
         if value is None:
             value = os.environ.get(f"DIGITBOT_RETRAIN_{name.upper()}", default)
         counts.append(int(value))
-    return CropRecipe(*counts) if any(counts) else None
+    if not any(counts):
+        return None
+    return CropRecipe(counts[0], counts[1], num_low_resolution_photos=counts[2])
 
 
 def run_retraining(

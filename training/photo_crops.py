@@ -59,16 +59,44 @@ STICK_MAX_WIDTH = 7
 
 @dataclass(frozen=True)
 class CropRecipe:
-    """Everything that decides a set of photo crops."""
+    """Everything that decides a set of photo crops.
+
+    Three parts, each rendered and cached on its own: photos of digits (a share of them at
+    low resolution), photos with no digit, and extra photos of digits all at low resolution.
+    """
 
     num_digit_photos: int
     num_negative_photos: int
     seed: int = 7_000_001
     low_resolution_share: float = 0.3
+    num_low_resolution_photos: int = 0
 
     def __post_init__(self) -> None:
         if self.seed in DEFAULT_SEEDS.values():
             raise ValueError("training crops must not use the photo benchmark's seeds")
+
+    def parts(self) -> list[_Part]:
+        return [
+            part
+            for part in (
+                _Part(DIGITS, self.num_digit_photos, self.seed, self.low_resolution_share),
+                _Part(NEGATIVES, self.num_negative_photos, self.seed, 0.0),
+                _Part(LOW_RESOLUTION, self.num_low_resolution_photos, self.seed, 1.0),
+            )
+            if part.count
+        ]
+
+
+DIGITS, NEGATIVES, LOW_RESOLUTION = "digits", "negatives", "low-resolution"
+_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2}
+
+
+@dataclass(frozen=True)
+class _Part:
+    kind: str
+    count: int
+    seed: int
+    low_resolution_share: float
 
     def key(self, mnist_sha256: str) -> str:
         text = json.dumps({**asdict(self), "v": RECIPE_VERSION, "mnist": mnist_sha256})
@@ -91,20 +119,24 @@ def load_photo_crops(
     mnist_sha256: str,
     processes: int | None = None,
 ) -> PhotoCrops:
-    """The crops for `recipe`, from the cache or rendered now (and cached)."""
-    path = home / CACHE_DIR / f"photo-crops-{recipe.key(mnist_sha256)}.npz"
-    if path.exists():
-        with np.load(path) as cached:
-            stats = json.loads(str(cached["stats"]))
-            return PhotoCrops(cached["images"], cached["labels"], stats)
-    crops = build_photo_crops(train_images, train_labels, recipe, processes=processes)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial.npz")
-    np.savez_compressed(
-        partial, images=crops.images, labels=crops.labels, stats=json.dumps(crops.stats)
-    )
-    partial.replace(path)
-    return crops
+    """The crops for `recipe`, each part from the cache or rendered now (and cached)."""
+    loaded = []
+    for part in recipe.parts():
+        path = home / CACHE_DIR / f"photo-crops-{part.kind}-{part.key(mnist_sha256)}.npz"
+        if path.exists():
+            with np.load(path) as cached:
+                stats = json.loads(str(cached["stats"]))
+                loaded.append(PhotoCrops(cached["images"], cached["labels"], stats))
+            continue
+        crops = _build([part], train_images, train_labels, processes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".partial.npz")
+        np.savez_compressed(
+            partial, images=crops.images, labels=crops.labels, stats=json.dumps(crops.stats)
+        )
+        partial.replace(path)
+        loaded.append(crops)
+    return _joined(loaded)
 
 
 def build_photo_crops(
@@ -115,16 +147,25 @@ def build_photo_crops(
     processes: int | None = None,
 ) -> PhotoCrops:
     """Render and read back the recipe's photos, in parallel chunks."""
+    return _build(recipe.parts(), train_images, train_labels, processes)
+
+
+def _build(
+    parts: list[_Part],
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    processes: int | None,
+) -> PhotoCrops:
     tasks = [
-        _ChunkTask("digits", start, min(CHUNK_SIZE, recipe.num_digit_photos - start), recipe)
-        for start in range(0, recipe.num_digit_photos, CHUNK_SIZE)
-    ] + [
-        _ChunkTask("negatives", start, min(CHUNK_SIZE, recipe.num_negative_photos - start), recipe)
-        for start in range(0, recipe.num_negative_photos, CHUNK_SIZE)
+        _ChunkTask(part, start, min(CHUNK_SIZE, part.count - start))
+        for part in parts
+        for start in range(0, part.count, CHUNK_SIZE)
     ]
+    if not tasks:
+        return _joined([])
     processes = processes or max(1, min(len(tasks), os.cpu_count() or 1))
-    log.info("rendering %d digit and %d negative photos in %d processes",
-             recipe.num_digit_photos, recipe.num_negative_photos, processes)  # fmt: skip
+    log.info("rendering %s photos in %d processes",
+             ", ".join(f"{p.count} {p.kind}" for p in parts), processes)  # fmt: skip
     if processes == 1:
         results = [_run_chunk(task, train_images, train_labels) for task in tasks]
     else:
@@ -134,12 +175,16 @@ def build_photo_crops(
                 if done % 10 == 0 or done == len(futures):
                     log.info("rendered %d of %d chunks of photos", done, len(futures))
             results = [f.result() for f in futures]
-    images = [r[0] for r in results if len(r[0])]
-    labels = [r[1] for r in results if len(r[1])]
+    return _joined(results)
+
+
+def _joined(parts: list[PhotoCrops]) -> PhotoCrops:
     stats: dict[str, int] = {}
-    for _, _, chunk_stats in results:
-        for name, count in chunk_stats.items():
+    for part in parts:
+        for name, count in part.stats.items():
             stats[name] = stats.get(name, 0) + count
+    images = [p.images for p in parts if len(p.images)]
+    labels = [p.labels for p in parts if len(p.labels)]
     return PhotoCrops(
         np.concatenate(images) if images else np.zeros((0, 28, 28), np.uint8),
         np.concatenate(labels) if labels else np.zeros((0,), np.uint8),
@@ -176,46 +221,42 @@ def is_stick(crop: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class _ChunkTask:
-    kind: str  # "digits" or "negatives"
+    part: _Part
     start: int
     count: int
-    recipe: CropRecipe
 
 
-def _run_chunk(
-    task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndarray) -> PhotoCrops:
     from worker.preprocess import preprocess
 
-    kind_index = 0 if task.kind == "digits" else 1
-    rng = np.random.default_rng([task.recipe.seed, kind_index, task.start])
+    part = task.part
+    rng = np.random.default_rng([part.seed, _KIND_STREAMS[part.kind], task.start])
     images: list[np.ndarray] = []
     labels: list[int] = []
-    stats = {f"{task.kind}_photos": task.count, f"{task.kind}_kept": 0, f"{task.kind}_crops": 0}
+    name = part.kind.replace("-", "_")
+    stats = {f"{name}_photos": task.count, f"{name}_kept": 0, f"{name}_crops": 0}
     for _ in range(task.count):
-        if task.kind == "digits":
-            index = int(rng.integers(0, len(train_images)))
-            digit = train_images[index]
-            if rng.random() < task.recipe.low_resolution_share:
-                digit = low_resolution(digit)
-            data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
-            crops = preprocess(data).crops
-            if len(crops) != 1:  # the photo was misread: no label to give its pieces
-                continue
-            chosen, label = crops, int(train_labels[index])
-        else:
+        if part.kind == NEGATIVES:
             kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
             data = render_negative(rng, kind=kind, max_side=RENDER_MAX_SIDE)
             crops = [c for c in preprocess(data).crops if not is_stick(c)]
             if len(crops) == 0:
                 continue
             chosen, label = np.stack(crops[:MAX_CROPS_PER_NEGATIVE]), NOT_A_DIGIT_LABEL
-        stats[f"{task.kind}_kept"] += 1
-        stats[f"{task.kind}_crops"] += len(chosen)
+        else:
+            index = int(rng.integers(0, len(train_images)))
+            digit = train_images[index]
+            if rng.random() < part.low_resolution_share:
+                digit = low_resolution(digit)
+            data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
+            chosen = preprocess(data).crops
+            if len(chosen) != 1:  # the photo was misread: no label to give its pieces
+                continue
+            label = int(train_labels[index])
+        stats[f"{name}_kept"] += 1
+        stats[f"{name}_crops"] += len(chosen)
         images.extend(np.rint(np.clip(chosen, 0.0, 1.0) * 255).astype(np.uint8))
         labels.extend([label] * len(chosen))
-    return (
-        np.asarray(images, np.uint8).reshape(-1, 28, 28),
-        np.asarray(labels, np.uint8),
-        stats,
+    return PhotoCrops(
+        np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(labels, np.uint8), stats
     )

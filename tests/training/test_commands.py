@@ -11,6 +11,7 @@ import pytest
 from training import commands
 from training import train as train_module
 from training.architectures import ARCHITECTURES
+from training.photo_crops import CropRecipe
 from training.train import TrainResult
 
 
@@ -47,9 +48,15 @@ def test_options_reach_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert commands.run_train(args) == 0
     assert calls == [
         {"arch": "cnn", "home": tmp_path, "epochs": 2, "batch_size": 32, "augment": False,
-         "limit": 100, "seed": 7, "verbose": 0}
+         "limit": 100, "seed": 7, "photo_crops": None, "verbose": 0}
     ]  # fmt: skip
     assert not (tmp_path / "reports" / "comparison.md").exists()
+
+    calls.clear()
+    args = parse(["train", "--arch", "digitnet", "--photo-digits", "30", "--photo-negatives",
+                  "20", "--photo-low-resolution", "10", "--quiet"])  # fmt: skip
+    assert commands.run_train(args) == 0
+    assert calls[0]["photo_crops"] == CropRecipe(30, 20, num_low_resolution_photos=10)
 
 
 def test_all_archs_writes_a_comparison_table(

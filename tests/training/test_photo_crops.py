@@ -63,21 +63,29 @@ def test_digit_crops_carry_the_label_of_the_digit_photographed(
     assert len(crops.labels) >= 4 and set(crops.labels.tolist()) == {7}
 
 
-def test_crops_are_cached_by_recipe(tmp_path: Path, stand_in_mnist: MnistData) -> None:
+def test_crops_are_cached_by_part(tmp_path: Path, stand_in_mnist: MnistData) -> None:
     images, labels = stand_in_mnist.x_train, stand_in_mnist.y_train
     recipe = CropRecipe(4, 2, seed=5)
     first = load_photo_crops(tmp_path, images, labels, recipe, mnist_sha256="abc", processes=1)
-    (cached,) = (tmp_path / "datasets").glob("photo-crops-*.npz")
-    stamp = cached.stat().st_mtime_ns
+    cached = sorted((tmp_path / "datasets").glob("photo-crops-*.npz"))
+    assert [p.name.split("-")[2] for p in cached] == ["digits", "negatives"]
+    stamps = [p.stat().st_mtime_ns for p in cached]
 
     again = load_photo_crops(tmp_path, images, labels, recipe, mnist_sha256="abc", processes=1)
 
-    assert cached.stat().st_mtime_ns == stamp
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
     np.testing.assert_array_equal(first.images, again.images)
     assert first.stats == again.stats
-    # Another recipe, or other MNIST data, is another file.
+    # A part added to the recipe is rendered alone; the others come from the cache.
+    more = CropRecipe(4, 2, seed=5, num_low_resolution_photos=3)
+    bigger = load_photo_crops(tmp_path, images, labels, more, mnist_sha256="abc", processes=1)
+    assert [p.stat().st_mtime_ns for p in cached] == stamps
+    assert bigger.stats["low_resolution_photos"] == 3
+    np.testing.assert_array_equal(bigger.images[: len(first.images)], first.images)
+    assert (bigger.labels[len(first.labels) :] < NOT_A_DIGIT_LABEL).all()
+    # Other MNIST data is other files.
     load_photo_crops(tmp_path, images, labels, recipe, mnist_sha256="def", processes=1)
-    assert len(list((tmp_path / "datasets").glob("photo-crops-*.npz"))) == 2
+    assert len(list((tmp_path / "datasets").glob("photo-crops-*.npz"))) == 5
 
 
 def test_low_resolution_keeps_the_digit_but_loses_detail(stand_in_mnist: MnistData) -> None:
@@ -111,7 +119,7 @@ def test_a_size_limit_scales_the_photo_without_changing_its_draws() -> None:
 
 
 def test_recipe_version_changes_the_cache_key(monkeypatch: pytest.MonkeyPatch) -> None:
-    recipe = CropRecipe(1, 1)
-    before = recipe.key("x")
+    (part,) = CropRecipe(1, 0).parts()
+    before = part.key("x")
     monkeypatch.setattr(photo_crops, "RECIPE_VERSION", photo_crops.RECIPE_VERSION + 1)
-    assert recipe.key("x") != before
+    assert part.key("x") != before

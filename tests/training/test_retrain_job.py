@@ -76,6 +76,7 @@ def test_retrain_includes_corrections_reports_progress_and_keeps_a_better_champi
             # digits, an 11th class makes the candidate too weak to reach the gates at all).
             "photo_digits": 0,
             "photo_negatives": 0,
+            "photo_low_resolution": 0,
         },
     )  # fmt: skip
     queue = Queue(
@@ -165,6 +166,7 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
 ) -> None:
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", raising=False)
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", raising=False)
+    monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", raising=False)
     shipped = json.loads(
         (Path(__file__).parents[2] / "digitbot" / "models" / "champion.json").read_text()
     )
@@ -173,13 +175,20 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
     if shipped.get("photo_crops"):
         assert recipe.num_digit_photos == shipped["photo_crops"]["num_digit_photos"]
         assert recipe.num_negative_photos == shipped["photo_crops"]["num_negative_photos"]
+        assert recipe.num_low_resolution_photos == shipped["photo_crops"].get(
+            "num_low_resolution_photos", 0
+        )
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", "300")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", "0")
+    monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", "0")
     from_env = photo_crop_recipe({})
     assert from_env is not None and (from_env.num_digit_photos, from_env.num_negative_photos) == (
         300,
         0,
     )
-    assert photo_crop_recipe({"photo_digits": 0, "photo_negatives": 0}) is None
+    assert (
+        photo_crop_recipe({"photo_digits": 0, "photo_negatives": 0, "photo_low_resolution": 0})
+        is None
+    )
     request = photo_crop_recipe({"photo_digits": 5, "photo_negatives": 7})
     assert request is not None and request.num_negative_photos == 7
