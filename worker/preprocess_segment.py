@@ -48,6 +48,12 @@ MAX_STEP_SHARE = 0.5
 # Ink edges are sharp: at the rim the contrast changes by at least this share of the mark's
 # contrast per pixel (a shadow's rim changes far more slowly).
 MIN_EDGE_SHARPNESS = 0.12
+# A candidate whose strokes are thinner than this share of the typical candidate's (weighted
+# by ink) is a remnant of a ruled line or grid, not a digit written with the same pen.
+MIN_RELATIVE_STROKE = 0.5
+# A candidate whose edges are softer than this share of the typical candidate's (weighted by
+# ink) is the rim of a shadow: ink written on one sheet has edges of much the same sharpness.
+MIN_RELATIVE_SHARPNESS = 0.4
 # Digits of one number overlap vertically by at least this share of the shorter one.
 ROW_OVERLAP = 0.25
 
@@ -127,7 +133,8 @@ def segment_digits(
         return Segmentation(labels, [], REASON_TOO_SMALL)
     shaped = [g for g in groups if g.height >= min_height and _is_digit_shaped(g, labels)]
     if contrast is not None:
-        shaped = [g for g in shaped if _edge_sharpness(g, labels, contrast) >= MIN_EDGE_SHARPNESS]
+        shaped = _sharp_edged(shaped, labels, contrast)
+    shaped = _without_hairlines(shaped, labels)
     if not shaped:
         return Segmentation(labels, [], REASON_NOT_DIGIT_SHAPED)
     tallest = max(g.height for g in shaped)
@@ -152,6 +159,34 @@ def _is_page_edge(group: Group, width: int, height: int) -> bool:
     # Along the border and long, and either mostly empty box (an edge line) or filling both
     # directions (a dark table or shadow region); a digit filling the frame is neither.
     return (spans_x and spans_y) or ((spans_x or spans_y) and fill < 0.15)
+
+
+def _sharp_edged(groups: list[Group], labels: np.ndarray, contrast: np.ndarray) -> list[Group]:
+    """The groups with ink's sharp edges, absolutely and compared with the typical group."""
+    if not groups:
+        return groups
+    sharpness = [_edge_sharpness(g, labels, contrast) for g in groups]
+    typical = _ink_weighted_median(groups, sharpness)
+    floor = max(MIN_EDGE_SHARPNESS, MIN_RELATIVE_SHARPNESS * typical)
+    return [g for g, value in zip(groups, sharpness, strict=True) if value >= floor]
+
+
+def _without_hairlines(groups: list[Group], labels: np.ndarray) -> list[Group]:
+    """Drop groups drawn far thinner than the typical group (remnants of ruled lines)."""
+    if len(groups) < 2:
+        return groups
+    widths = [stroke_width(group_mask(labels, g)) for g in groups]
+    floor = MIN_RELATIVE_STROKE * _ink_weighted_median(groups, widths)
+    return [g for g, width in zip(groups, widths, strict=True) if width >= floor]
+
+
+def _ink_weighted_median(groups: list[Group], values: list[float]) -> float:
+    """The value that holds for at least half of the groups' ink: the digits', as they hold
+    most of the ink, while an odd mark or two cannot move it."""
+    order = np.argsort(values)
+    areas = np.array([groups[i].area for i in order], dtype=np.float64)
+    half = int(np.searchsorted(np.cumsum(areas), 0.5 * areas.sum()))
+    return float(values[order[min(half, len(groups) - 1)]])
 
 
 def _edge_sharpness(group: Group, labels: np.ndarray, contrast: np.ndarray) -> float:

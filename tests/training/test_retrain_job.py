@@ -124,6 +124,7 @@ def test_retrain_includes_corrections_reports_progress_and_keeps_a_better_champi
         f"Held-out corrections ({held_out}): {100 * before:.1f}% before ({champion}) → "
         f"{100 * after:.1f}% after ({outcome['version']})."
     )
+    print(numbers, "| trained on", candidate_meta.metadata["corrections_train"])  # for the record
     report = (report_dir / REPORT_FILE).read_text()
     assert numbers in report, report
     assert f"| champion (before) | {champion} | {100 * before:.1f}% |" in report

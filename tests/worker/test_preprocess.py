@@ -163,6 +163,34 @@ def test_shadow_and_gradient_still_give_one_digit() -> None:
     assert correlation(shaded.crops[0], clean.crops[0]) > 0.85
 
 
+def test_grid_line_remnants_beside_a_digit_are_not_digits() -> None:
+    image = draw([(SEVEN, (260, 150, 360, 300))], width=9)
+    pen = ImageDraw.Draw(image)
+    # What line removal leaves of a grid under a shadow: thin pieces as tall as the digit,
+    # each at its own place and tilt (so that they are no ruled line).
+    for x, y, slant in ((90, 40, 0.1), (140, 190, -0.05), (60, 340, 0.15), (520, 50, 0.0)):
+        pen.line([(x, y), (x + 120 * slant, y + 120)], fill=110, width=2)
+    for x, y, slant in ((560, 200, 0.12), (490, 330, -0.1)):
+        pen.line([(x, y), (x + 120 * slant, y + 120)], fill=110, width=2)
+    result = preprocess(jpeg(photo_like(image)))
+    assert result.reason == ""
+    assert len(result.boxes) == 1
+    x0, y0, x1, y1 = result.boxes[0]
+    assert abs(x0 - 260) < 12 and abs(x1 - 360) < 12
+
+
+def test_soft_edged_shadow_beside_a_digit_is_not_a_digit() -> None:
+    image = np.asarray(draw([(ZERO, (150, 140, 260, 330))], width=8), dtype=np.float32)
+    # The shadow of a pen lying beside the digit: a narrow band, dark but with blurred edges.
+    band = np.zeros_like(image)
+    band[195:285, 392:408] = 1.0
+    shade = 1.0 - 0.35 * ndi.gaussian_filter(band, 2.0)
+    noise = np.random.default_rng(0).normal(0, 3, size=image.shape)
+    result = preprocess(jpeg(image * shade + noise))
+    assert len(result.boxes) == 1
+    assert result.boxes[0][2] < 300  # the zero, not the shadow
+
+
 @pytest.mark.parametrize("strokes", [FOUR_APART, FIVE_GAP], ids=["four-apart", "five-gap"])
 def test_digit_in_separate_strokes_is_one_crop(strokes: list[list[tuple[float, float]]]) -> None:
     image = draw([(strokes, (250, 110, 390, 340))])
