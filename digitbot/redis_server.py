@@ -85,9 +85,11 @@ class EmbeddedRedis:
             "--loglevel", "warning",
             "--logfile", str(self.data_dir / "redis.log"),
         ]  # fmt: skip
+        # Its own session: a Ctrl-C in the terminal reaches our processes, not Redis, which
+        # `stop()` ends last, once they have let go of it (and it dies with us regardless).
         self.process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            preexec_fn=die_with_parent,
+            preexec_fn=die_with_parent, start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         client = redis.Redis(host=self.host, port=self.port, socket_connect_timeout=0.5)
