@@ -28,7 +28,7 @@ def web_owner_key(request_id: str) -> str:
     return f"{PREFIX}:web-owner:{request_id}"
 
 
-# The salt of every stored user hash (Telegram and web alike); bot.intake keeps it here too.
+# The salt of every stored user hash, Telegram and web alike (digitbot.feedback.salted_user_hash).
 USER_SALT_KEY = f"{PREFIX}:user-salt"
 
 
