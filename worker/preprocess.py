@@ -25,6 +25,7 @@ from worker.preprocess_group import Group, group_mask
 from worker.preprocess_ink import InkMaps, find_ink
 from worker.preprocess_mnist import MNIST_SIZE, to_mnist
 from worker.preprocess_segment import REASON_TOO_SMALL, segment_digits
+from worker.touching import CutOption, cut_candidates
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_array", "to_mnist", "SEGMENT_MAX_SIDE"]
 
@@ -51,7 +52,8 @@ class Preprocessed:
     the decoded, oriented and downscaled photo, or the array given to `preprocess_array`.
     `stages` are uint8 pictures of `image_size` for the "how I read it" picture: "gray" (the
     picture), "flattened" (lighting evened out, ink dark) and "binary" (the ink found, ruled
-    lines removed). `reason` is "" when digits were found.
+    lines removed). `reason` is "" when digits were found. `cut_options` are other readings of
+    wide marks as two touching digits, for the model to judge (`worker.touching`).
     """
 
     crops: np.ndarray
@@ -59,6 +61,7 @@ class Preprocessed:
     image_size: tuple[int, int]
     stages: dict[str, np.ndarray] = field(default_factory=dict)
     reason: str = ""
+    cut_options: list[CutOption] = field(default_factory=list)
 
     @property
     def num_digits(self) -> int:
@@ -104,11 +107,19 @@ def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) 
     if not segmentation.groups:
         return _nothing(image_size, stages, segmentation.reason)
 
-    crops = np.stack(
-        [to_mnist(_digit_mask(ink, segmentation.labels, g)) for g in segmentation.groups]
-    )
+    labels = segmentation.labels
+    crops = np.stack([to_mnist(_digit_mask(ink, labels, g)) for g in segmentation.groups])
     boxes = [_box_in_input(g.x0, g.y0, g.x1, g.y1, scale, image_size) for g in segmentation.groups]
-    return Preprocessed(crops, boxes, image_size, stages, "")
+    options = [
+        CutOption(
+            index,
+            np.stack([to_mnist(_digit_mask(ink, labels, side)) for side in sides]),
+            [_box_in_input(s.x0, s.y0, s.x1, s.y1, scale, image_size) for s in sides],
+        )
+        for index, group in enumerate(segmentation.groups)
+        for sides in cut_candidates(group, labels)
+    ]
+    return Preprocessed(crops, boxes, image_size, stages, "", options)
 
 
 def _digit_mask(ink: InkMaps, labels: np.ndarray, group: Group) -> np.ndarray:

@@ -114,24 +114,32 @@ def split_touching(group: Group, labels: np.ndarray, aspect: float = SPLIT_ASPEC
     cut = _cut_column(mask)
     if cut is None:
         return [group]
+    parts = cut_group(group, mask, cut, SPLIT_MIN_PART_HEIGHT)
+    if parts is None:
+        return [group]  # one side is a tail or a bar, not a digit
+    return [piece for part in parts for piece in split_touching(part, labels, aspect)]
+
+
+def cut_group(group: Group, mask: np.ndarray, cut: int, min_height: float) -> list[Group] | None:
+    """The two groups left and right of column `cut` of the group's `mask`, each boxed to its
+    own ink; None when either side has ink in fewer than `min_height` times the group's rows."""
     parts = []
     for start, stop in ((0, cut), (cut, group.width)):
         rows = np.flatnonzero(mask[:, start:stop].any(axis=1))
-        if rows.size < SPLIT_MIN_PART_HEIGHT * group.height:
-            return [group]  # one side is a tail or a bar, not a digit
-        part = Group(
-            list(group.labels),
-            group.x0 + start,
-            group.y0 + int(rows[0]),
-            group.x0 + stop,
-            group.y0 + int(rows[-1]) + 1,
-            int(mask[:, start:stop].sum()),
-            group.touches_border,
+        if rows.size == 0 or rows.size < min_height * group.height:
+            return None
+        parts.append(
+            Group(
+                list(group.labels),
+                group.x0 + start,
+                group.y0 + int(rows[0]),
+                group.x0 + stop,
+                group.y0 + int(rows[-1]) + 1,
+                int(mask[:, start:stop].sum()),
+                group.touches_border,
+            )
         )
-        if part.height < SPLIT_MIN_PART_HEIGHT * group.height:
-            return [group]
-        parts.append(part)
-    return [piece for part in parts for piece in split_touching(part, labels, aspect)]
+    return parts
 
 
 def split_wide_in_row(row: list[Group], labels: np.ndarray) -> list[Group]:

@@ -35,8 +35,12 @@ MIN_DIGIT_HEIGHT = 10
 MIN_DIGIT_HEIGHT_FRACTION = 0.035
 # ...and at least this fraction of the tallest digit candidate.
 MIN_RELATIVE_HEIGHT = 0.4
-# Wider than this times its height is a dash or a line, not a digit.
+# Wider than this times its height is a dash or a line, not a digit, unless it is at least
+# this many strokes tall (a flat 2, or two digits run together, which reading may cut apart)
+# and no wider than this times its height.
 MAX_DIGIT_ASPECT = 2.0
+MIN_WIDE_HEIGHT_STROKES = 4.0
+MAX_WIDE_ASPECT = 3.5
 # A filled blob (dot, smudge): strokes thicker than this share of the mark's size (a disc
 # measures 0.5; a marker digit about 0.2).
 MAX_BLOB_THICKNESS = 0.3
@@ -205,11 +209,17 @@ def _edge_sharpness(group: Group, labels: np.ndarray, contrast: np.ndarray) -> f
 
 
 def _is_digit_shaped(group: Group, labels: np.ndarray) -> bool:
-    if group.width > MAX_DIGIT_ASPECT * group.height:
-        return False  # a dash, a line
+    if group.width > MAX_WIDE_ASPECT * group.height:
+        return False  # a line
     mask = group_mask(labels, group)
+    stroke = stroke_width(mask)
+    if (
+        group.width > MAX_DIGIT_ASPECT * group.height
+        and group.height < MIN_WIDE_HEIGHT_STROKES * stroke
+    ):
+        return False  # a dash
     # A dot or smudge is as thick as it is big; digit strokes are a fraction of the height.
-    if stroke_width(mask) > MAX_BLOB_THICKNESS * max(group.width, group.height):
+    if stroke > MAX_BLOB_THICKNESS * max(group.width, group.height):
         return False
     # No digit has more than two loops (8), three with a crossing stroke; a scribble has many.
     return _count_holes(mask) <= MAX_HOLES

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from worker.preprocess import Preprocessed, preprocess
 from worker.recognize import Classifier, Recognition, recognize
+from worker.touching import apply_cuts
 
 
 @dataclass(frozen=True)
@@ -20,23 +21,30 @@ class Reading:
 
 def read_photo(data: bytes, model: Classifier) -> Reading:
     """Recognise the digits in an image file's bytes. Raises BadImageError for unreadable input."""
-    pre = preprocess(data)
-    result = recognize(pre.crops, pre.boxes, model, reason=pre.reason)
-    return Reading(result, pre)
+    return read_together([preprocess(data)], model)[0]
 
 
 def read_together(photos: Sequence[Preprocessed], model: Classifier) -> list[Reading]:
-    """Recognise several preprocessed photos with one model call on all their crops."""
-    counts = [len(pre.crops) for pre in photos]
-    crops = [pre.crops for pre in photos if len(pre.crops)]
-    rows = model.probabilities(np.concatenate(crops)) if crops else np.zeros((0, 0))
+    """Recognise several preprocessed photos with one model call on all their crops (and the
+    crops of their touching-digit cut options, see `worker.touching`)."""
+    inputs = [_model_inputs(pre) for pre in photos]
+    nonempty = [crops for crops in inputs if len(crops)]
+    rows = model.probabilities(np.concatenate(nonempty)) if nonempty else np.zeros((0, 0))
     readings = []
     start = 0
-    for pre, count in zip(photos, counts, strict=True):
-        answered = _Answered(model.version, rows[start : start + count])
+    for pre, crops in zip(photos, inputs, strict=True):
+        own = rows[start : start + len(crops)]
+        start += len(crops)
+        if pre.cut_options:
+            chosen, boxes, own = apply_cuts(pre.crops, pre.boxes, pre.cut_options, own)
+            pre = replace(pre, crops=chosen, boxes=boxes, cut_options=[])
+        answered = _Answered(model.version, own)
         readings.append(Reading(recognize(pre.crops, pre.boxes, answered, reason=pre.reason), pre))
-        start += count
     return readings
+
+
+def _model_inputs(pre: Preprocessed) -> np.ndarray:
+    return np.concatenate([pre.crops, *(option.crops for option in pre.cut_options)])
 
 
 @dataclass

@@ -63,12 +63,13 @@ def ink_mask(digit_image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return np.asarray(edge, dtype=np.float32) / 255.0
 
 
-def number_photo(digit_images: list[np.ndarray], *, seed: int = 0) -> bytes:
-    """Several digits side by side on one photo (a handwritten number)."""
-    gap = 4
+def number_photo(digit_images: list[np.ndarray], *, seed: int = 0, gap: int = 4) -> bytes:
+    """Several digits side by side on one photo (a handwritten number), `gap` MNIST pixels
+    apart (negative: their 28x28 frames overlap, so wide digits touch)."""
     row = np.zeros((28, 28 * len(digit_images) + gap * (len(digit_images) - 1)), np.uint8)
     for index, image in enumerate(digit_images):
-        row[:, index * (28 + gap) : index * (28 + gap) + 28] = image
+        window = row[:, index * (28 + gap) : index * (28 + gap) + 28]
+        np.maximum(window, image, out=window)
     rng = np.random.default_rng(seed)
     width, height = 1000, 600
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
