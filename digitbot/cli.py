@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the photo benchmark (the only evaluation so far)",
     )
     evaluate.add_argument("--n", type=int, default=200, help="photos per set")
+    evaluate.add_argument(
+        "--draw",
+        type=int,
+        default=0,
+        help="another draw of the same sets, every seed moved by N (default 0: the benchmark's)",
+    )
     evaluate.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
     evaluate.add_argument(
         "--no-baseline", action="store_true", help="skip the tutorials' resize-and-invert baseline"
@@ -158,6 +164,7 @@ def dispatch(args: argparse.Namespace) -> int:
         run_evaluate(
             settings.home,
             n=args.n,
+            draw=args.draw,
             baseline=not args.no_baseline,
             model_path=Path(args.model) if args.model else None,
         )

@@ -172,3 +172,21 @@ def test_tutorial_baseline_reads_the_whole_picture_as_one_digit() -> None:
     assert photo_benchmark.tutorial_baseline(predict)(data) == "3"
     assert seen[0].shape == (1, 28, 28)
     assert seen[0].min() >= 0.0 and seen[0].max() <= 1.0
+
+
+def test_another_draw_is_new_photos_of_the_same_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from training import evaluate
+
+    class TestDigitsOnly:
+        x_test, y_test = DIGITS
+
+    monkeypatch.setattr(evaluate, "load_mnist", lambda home: TestDigitsOnly())
+    monkeypatch.setattr(evaluate, "load_optdigits", lambda: DIGITS)
+    benchmark = evaluate.photo_sets(Path("unused"), 3)
+    again = evaluate.photo_sets(Path("unused"), 3, draw=0)
+    other = evaluate.photo_sets(Path("unused"), 3, draw=777)
+    for name in photo_synth.SET_NAMES:
+        expected = photo_synth.build_photo_set(name, None if name == "negatives" else DIGITS, 3)
+        assert [s.data for s in benchmark[name]] == [s.data for s in expected]
+        assert [s.data for s in again[name]] == [s.data for s in expected]
+        assert not {s.data for s in other[name]} & {s.data for s in expected}
