@@ -206,9 +206,7 @@ def _cut_column(mask: np.ndarray) -> int | None:
     low, high = int(0.25 * width), int(0.75 * width)
     if high - low < 1:
         return None
-    # Smooth so a single stray column does not decide the cut.
-    middle = columns[low:high].astype(np.float32)
-    smoothed = np.convolve(middle, np.ones(3, dtype=np.float32) / 3, mode="same")
+    smoothed = smooth_columns(columns[low:high])
     # Only columns crossed by a single stroke can be a joint (the middle of a wide 0 is
     # crossed twice).
     smoothed[_runs_per_column(mask[:, low:high]) != 1] = np.inf
@@ -220,6 +218,11 @@ def _cut_column(mask: np.ndarray) -> int | None:
     if columns.max() < 2.5 * max(bridge, 1.0) or not 0 < cut < width:
         return None
     return cut
+
+
+def smooth_columns(values: np.ndarray) -> np.ndarray:
+    """Average over three columns, so that one stray column does not decide a cut."""
+    return np.convolve(values.astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
 
 
 def _runs_per_column(mask: np.ndarray) -> np.ndarray:

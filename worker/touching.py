@@ -3,11 +3,11 @@
 Segmentation parts two digits only where one thin stroke joins them (`preprocess_group`).
 Digits written close enough to touch along a stretch, or to overlap, stay one wide mark, and
 the model then reads one digit (or none) where there were two. So for every mark at least
-TRY_ASPECT times as wide as it is tall, preprocessing also offers a few vertical cuts: the
-columns near the middle that hold the least ink. Reading asks the model about the whole mark
-and about the two sides of each cut in the same call, and takes a cut only when the model is
-surer of both sides together (the product of their probabilities, weighed by CUT_PRIOR) than
-it is of the whole mark. A wide 0 cut in two gives two halves the model does not believe in,
+TRY_ASPECT times as wide as it is tall, preprocessing also offers a few vertical cuts near
+the middle: where the top or bottom edge dips, then where the least ink is. Reading asks the
+model about the whole mark and about the two sides of each cut in the same call, and takes a
+cut only when the model is surer of both sides together (the product of their probabilities,
+weighed by CUT_PRIOR) than it is of the whole mark. A wide 0 cut in two gives two halves the model does not believe in,
 so it stays whole.
 """
 
@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.preprocess_group import MIN_SPLIT_HEIGHT, Group, cut_group, group_mask
+from worker.preprocess_group import (
+    MIN_SPLIT_HEIGHT,
+    Group,
+    cut_group,
+    group_mask,
+    smooth_columns,
+)
 
 # Marks at least this wide for their height get cut options.
 TRY_ASPECT = 0.9
@@ -58,8 +64,8 @@ def cut_candidates(group: Group, labels: np.ndarray) -> list[list[Group]]:
     height = mask.shape[0]
     top = np.where(inked, mask.argmax(axis=0), height)
     bottom = np.where(inked, mask[::-1].argmax(axis=0), height)
-    valleys = [low + int(np.argmax(_smooth(edge)[low:high])) for edge in (top, bottom)]
-    thin = low + np.argsort(_smooth(mask.sum(axis=0))[low:high], kind="stable")
+    valleys = [low + int(np.argmax(smooth_columns(edge)[low:high])) for edge in (top, bottom)]
+    thin = low + np.argsort(smooth_columns(mask.sum(axis=0))[low:high], kind="stable")
     chosen: list[int] = []
     for column in [*valleys, *thin.tolist()]:
         if len(chosen) == MAX_CUTS:
@@ -68,11 +74,6 @@ def cut_candidates(group: Group, labels: np.ndarray) -> list[list[Group]]:
             chosen.append(int(column))
     options = [cut_group(group, mask, cut, MIN_SIDE_HEIGHT) for cut in chosen if cut > 0]
     return [parts for parts in options if parts is not None]
-
-
-def _smooth(values: np.ndarray) -> np.ndarray:
-    """Average over three columns, so that one stray column does not decide a cut."""
-    return np.convolve(values.astype(np.float32), np.ones(3, np.float32) / 3, mode="same")
 
 
 def apply_cuts(
