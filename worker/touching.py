@@ -7,8 +7,8 @@ TRY_ASPECT times as wide as it is tall, preprocessing also offers a few vertical
 the middle: where the top or bottom edge dips, then where the least ink is. Reading asks the
 model about the whole mark and about the two sides of each cut in the same call, and takes a
 cut only when the model is surer of both sides together (the product of their probabilities,
-weighed by CUT_PRIOR) than it is of the whole mark. A wide 0 cut in two gives two halves the model does not believe in,
-so it stays whole.
+weighed by CUT_PRIOR) than it is of the whole mark. A wide 0 cut in two gives two halves the
+model does not believe in, so it stays whole.
 """
 
 from __future__ import annotations
