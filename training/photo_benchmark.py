@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from digitbot.defaults import NOT_A_DIGIT
 from training.photo_synth import PhotoSample
 
 Recogniser = Callable[[bytes], str]
 # (n, 28, 28) float32 MNIST-style crops -> (n, num_classes) probabilities; a class 10, when the
 # model has one, means "not a digit".
 PredictFn = Callable[[np.ndarray], np.ndarray]
-NOT_A_DIGIT_CLASS = 10
 
 
 @dataclass(frozen=True)
@@ -117,6 +117,6 @@ def tutorial_baseline(predict_fn: PredictFn) -> Recogniser:
         x = 1.0 - np.asarray(small, dtype=np.float32) / 255.0
         probabilities = np.asarray(predict_fn(x[None]))
         best = int(np.argmax(probabilities[0]))
-        return "" if best == NOT_A_DIGIT_CLASS else str(best)
+        return "" if best == NOT_A_DIGIT else str(best)
 
     return recognise

@@ -20,12 +20,13 @@ from typing import Any
 import keras
 import numpy as np
 
+from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ConfigurationError
 from training import reports
 from training.architectures import ARCHITECTURES, NUM_DIGITS, Architecture
 from training.augment import build_augmenter
 from training.datasets import load_mnist
-from training.photo_crops import NOT_A_DIGIT_LABEL, CropRecipe, load_photo_crops
+from training.photo_crops import CropRecipe, load_photo_crops
 from worker.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
 log = logging.getLogger(__name__)
@@ -148,7 +149,7 @@ def train(
         crop_stats = {**asdict(photo_crops), **crops.stats, "crops": len(crops.labels)}
         x_train = np.concatenate([crops.images, x_train])
         y_train = np.concatenate([crops.labels, y_train])
-    num_classes = NUM_DIGITS + 1 if (y_train == NOT_A_DIGIT_LABEL).any() else NUM_DIGITS
+    num_classes = NUM_DIGITS + 1 if (y_train == NOT_A_DIGIT).any() else NUM_DIGITS
     x_test = to_model_input(data.x_test)
     targets_train = keras.utils.to_categorical(y_train, num_classes)
     targets_test = keras.utils.to_categorical(data.y_test, num_classes)

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ModelError
 from worker.calibration import apply_temperature
 
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 SHIPPED_MODEL_FILE = "champion.keras"
 SHIPPED_METADATA_FILE = "champion.json"
 INPUT_SHAPE = (28, 28, 1)
-NOT_A_DIGIT = 10  # index of the optional 11th class
 
 
 @dataclass

@@ -60,9 +60,9 @@ def recognize(
     guesses: list[DigitGuess] = []
     for row, box in zip(probs, boxes, strict=True):
         best = int(np.argmax(row))
-        if best >= 10:
+        if best >= defaults.NOT_A_DIGIT:
             continue
-        digit_probs = row[:10]
+        digit_probs = row[: defaults.NOT_A_DIGIT]
         guesses.append(DigitGuess(best, float(row[best]), [float(p) for p in digit_probs], box))
     if not guesses:
         return Recognition("", 0.0, [], model.version, "not-a-digit")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from digitbot.defaults import NOT_A_DIGIT
 from worker.preprocess_group import (
     MIN_SPLIT_HEIGHT,
     Group,
@@ -37,7 +38,6 @@ MIN_SIDE_HEIGHT = 0.5
 CUT_PRIOR = 0.9
 MIN_CUT_BELIEF = 0.5
 MAX_NOT_A_DIGIT = 0.98
-NOT_A_DIGIT = 10
 
 
 @dataclass(frozen=True)

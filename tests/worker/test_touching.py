@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
+from digitbot.defaults import NOT_A_DIGIT
 from tests.support.photos import clear_digits, number_photo
 from worker.model import DigitModel
 from worker.preprocess import preprocess
 from worker.preprocess_group import Group
 from worker.reading import read_photo
-from worker.touching import NOT_A_DIGIT, CutOption, apply_cuts, cut_candidates
+from worker.touching import CutOption, apply_cuts, cut_candidates
 
 
 def _labels_of(mask: np.ndarray) -> tuple[np.ndarray, Group]:
