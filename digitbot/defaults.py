@@ -74,9 +74,7 @@ MAX_DIGITS = 8
 NOT_A_DIGIT = 10
 
 # A retraining adds crops read from rendered photos, as the shipped model was trained
-# (training/photo_crops.py): this many photos of MNIST training digits, of non-digits, of
-# digits brought down to 8x8, and of digits stored the optdigits way.
+# (training/photo_crops.py): this many photos of MNIST training digits, and of non-digits.
 RETRAIN_PHOTO_DIGITS = 20_000
 RETRAIN_PHOTO_NEGATIVES = 12_000
 RETRAIN_PHOTO_LOW_RESOLUTION = 10_000
-RETRAIN_PHOTO_FORM_DIGITS = 0

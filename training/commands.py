@@ -56,12 +56,6 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="and on crops from N more photos of digits first brought down to 8x8",
     )
-    parser.add_argument(
-        "--photo-form-digits",
-        type=positive_int,
-        metavar="N",
-        help="and on crops from N photos of digits stored the optdigits way (32x32 counted to 8x8)",
-    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
@@ -83,16 +77,11 @@ def run_train(args: argparse.Namespace) -> int:
 
     home = Settings.from_env().home
     recipe = None
-    photo_counts = (
-        args.photo_digits,
-        args.photo_negatives,
-        args.photo_low_resolution,
-        args.photo_form_digits,
-    )
-    if any(photo_counts):
-        digits, negatives, low_resolution, forms = (count or 0 for count in photo_counts)
+    if args.photo_digits or args.photo_negatives or args.photo_low_resolution:
         recipe = CropRecipe(
-            digits, negatives, num_low_resolution_photos=low_resolution, num_form_photos=forms
+            args.photo_digits or 0,
+            args.photo_negatives or 0,
+            num_low_resolution_photos=args.photo_low_resolution or 0,
         )
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
     results = []

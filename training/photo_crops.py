@@ -9,11 +9,7 @@ no digit (blank or ruled paper, dashes, dots, letters, scribbles) give the crops
 "not a digit" class (label 10).
 
 Some digits are first brought down to 8x8 and back (`low_resolution`), the way a small or
-blurred digit loses detail; the model then also knows digits with little detail. Others are
-first turned into form digits (`form_digit`): written bolder, scaled to the height of a 32x32
-box, and counted in 4x4 blocks to 8x8, which is how UCI's optdigits were made from scanned
-forms. Such digits lose their detail differently from a small MNIST digit: bold strokes close
-loops and the digit fills its box from top to bottom.
+blurred digit loses detail; the model then also knows digits with little detail.
 
 The benchmark's seeds (`photo_synth.DEFAULT_SEEDS`) and digits (MNIST test, optdigits) are
 never used here. Rendering costs about 0.1 s per photo, so the crops are cached under
@@ -33,7 +29,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage as ndi
 
 from digitbot.defaults import NOT_A_DIGIT
 from training.datasets import mnist_style
@@ -49,17 +44,6 @@ CACHE_DIR = Path("datasets")
 RENDER_MAX_SIDE = 640
 LOW_RESOLUTION_SIDE = 8
 LOW_RESOLUTION_LEVELS = 16
-# Form digits: the bitmap's side and the block whose "on" pixels count as one 8x8 cell (UCI
-# optdigits: "32x32 bitmaps are divided into nonoverlapping blocks of 4x4 and the number of on
-# pixels are counted in each block", https://archive.ics.uci.edu/dataset/80).
-FORM_SIDE = 32
-FORM_BLOCK = 4
-# Optdigits cells hold 4.9 of 16 on pixels on average and their digits are 5.7 cells wide
-# (measured on sklearn's load_digits); MNIST training digits at this height hold 4.2 and are
-# 6.5 wide, 5.8 and 6.7 when one pixel bolder. 70 % of form digits are drawn one pixel bolder
-# and all are narrowed by a random factor in this range: 4.6 on pixels, 5.7 cells wide.
-FORM_BOLDER_SHARE = 0.7
-FORM_WIDTH_FACTOR = (0.7, 0.95)
 # Work is cut in chunks with their own seeds, so the result does not depend on process count.
 CHUNK_SIZE = 250
 # A negative photo can give several crops (a word of letters); keep at most this many.
@@ -77,9 +61,8 @@ STICK_MAX_WIDTH = 7
 class CropRecipe:
     """Everything that decides a set of photo crops.
 
-    Four parts, each rendered and cached on its own: photos of digits (a share of them at
-    low resolution), photos with no digit, extra photos of digits all at low resolution, and
-    photos of form digits.
+    Three parts, each rendered and cached on its own: photos of digits (a share of them at
+    low resolution), photos with no digit, and extra photos of digits all at low resolution.
     """
 
     num_digit_photos: int
@@ -87,7 +70,6 @@ class CropRecipe:
     seed: int = 7_000_001
     low_resolution_share: float = 0.3
     num_low_resolution_photos: int = 0
-    num_form_photos: int = 0
 
     def __post_init__(self) -> None:
         if self.seed in DEFAULT_SEEDS.values():
@@ -100,14 +82,13 @@ class CropRecipe:
                 _Part(DIGITS, self.num_digit_photos, self.seed, self.low_resolution_share),
                 _Part(NEGATIVES, self.num_negative_photos, self.seed, 0.0),
                 _Part(LOW_RESOLUTION, self.num_low_resolution_photos, self.seed, 1.0),
-                _Part(FORMS, self.num_form_photos, self.seed, 0.0),
             )
             if part.count
         ]
 
 
-DIGITS, NEGATIVES, LOW_RESOLUTION, FORMS = "digits", "negatives", "low-resolution", "form-digits"
-_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2, FORMS: 3}
+DIGITS, NEGATIVES, LOW_RESOLUTION = "digits", "negatives", "low-resolution"
+_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2}
 
 
 @dataclass(frozen=True)
@@ -232,37 +213,6 @@ def low_resolution(image: np.ndarray) -> np.ndarray:
     return mnist_style(levels / LOW_RESOLUTION_LEVELS)
 
 
-def form_digit(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 28x28 uint8 digit as if written on a form and stored the optdigits way, MNIST-style."""
-    cells = form_cells(image, rng)
-    return mnist_style(cells / FORM_BLOCK**2) if cells.any() else image
-
-
-def form_cells(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The 8x8 optdigits-style cells (0..16 "on" pixels each) of a 28x28 uint8 digit.
-
-    The digit's bitmap is scaled to the 32-px height of the box (narrowed a little, sometimes
-    one pixel bolder) and each 4x4 block's "on" pixels are counted.
-    """
-    cells = FORM_SIDE // FORM_BLOCK
-    ink = image > 127
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if rows.size == 0:
-        return np.zeros((cells, cells), np.int64)
-    ink = ink[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    width_factor = rng.uniform(*FORM_WIDTH_FACTOR)
-    width = round(ink.shape[1] * FORM_SIDE / ink.shape[0] * width_factor)
-    width = int(np.clip(width, 1, FORM_SIDE))
-    bitmap = Image.fromarray(ink.astype(np.float32)).resize((width, FORM_SIDE), Image.BILINEAR)
-    on = np.asarray(bitmap) > 0.5
-    if rng.random() < FORM_BOLDER_SHARE:
-        on = ndi.binary_dilation(on, ndi.generate_binary_structure(2, 1))  # stays in the box
-    box = np.zeros((FORM_SIDE, FORM_SIDE), bool)
-    left = (FORM_SIDE - width) // 2
-    box[:, left : left + width] = on
-    return box.reshape(cells, FORM_BLOCK, cells, FORM_BLOCK).sum(axis=(1, 3))
-
-
 def is_stick(crop: np.ndarray) -> bool:
     """True for an MNIST-style crop (ink bright, floats in [0, 1]) that is one upright stroke."""
     columns = np.flatnonzero(np.asarray(crop).max(axis=0) > 0.3)
@@ -296,9 +246,7 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
         else:
             index = int(rng.integers(0, len(train_images)))
             digit = train_images[index]
-            if part.kind == FORMS:
-                digit = form_digit(digit, rng)
-            elif rng.random() < part.low_resolution_share:
+            if rng.random() < part.low_resolution_share:
                 digit = low_resolution(digit)
             data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
             chosen = preprocess(data).crops

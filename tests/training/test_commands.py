@@ -57,10 +57,6 @@ def test_options_reach_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
                   "20", "--photo-low-resolution", "10", "--quiet"])  # fmt: skip
     assert commands.run_train(args) == 0
     assert calls[0]["photo_crops"] == CropRecipe(30, 20, num_low_resolution_photos=10)
-    calls.clear()
-    args = parse(["train", "--arch", "digitnet", "--photo-form-digits", "5", "--quiet"])
-    assert commands.run_train(args) == 0
-    assert calls[0]["photo_crops"] == CropRecipe(0, 0, num_form_photos=5)
 
 
 def test_all_archs_writes_a_comparison_table(

@@ -13,8 +13,6 @@ from training.datasets import MnistData
 from training.photo_crops import (
     CropRecipe,
     build_photo_crops,
-    form_cells,
-    form_digit,
     is_stick,
     load_photo_crops,
     low_resolution,
@@ -79,16 +77,15 @@ def test_crops_are_cached_by_part(tmp_path: Path, stand_in_mnist: MnistData) -> 
     np.testing.assert_array_equal(first.images, again.images)
     assert first.stats == again.stats
     # A part added to the recipe is rendered alone; the others come from the cache.
-    more = CropRecipe(4, 2, seed=5, num_low_resolution_photos=3, num_form_photos=3)
+    more = CropRecipe(4, 2, seed=5, num_low_resolution_photos=3)
     bigger = load_photo_crops(tmp_path, images, labels, more, mnist_sha256="abc", processes=1)
     assert [p.stat().st_mtime_ns for p in cached] == stamps
     assert bigger.stats["low_resolution_photos"] == 3
-    assert bigger.stats["form_digits_photos"] == 3
     np.testing.assert_array_equal(bigger.images[: len(first.images)], first.images)
     assert (bigger.labels[len(first.labels) :] < NOT_A_DIGIT).all()
     # Other MNIST data is other files.
     load_photo_crops(tmp_path, images, labels, recipe, mnist_sha256="def", processes=1)
-    assert len(list((tmp_path / "datasets").glob("photo-crops-*.npz"))) == 6
+    assert len(list((tmp_path / "datasets").glob("photo-crops-*.npz"))) == 5
 
 
 def test_low_resolution_keeps_the_digit_but_loses_detail(stand_in_mnist: MnistData) -> None:
@@ -100,43 +97,6 @@ def test_low_resolution_keeps_the_digit_but_loses_detail(stand_in_mnist: MnistDa
     assert not np.array_equal(digit, small)
     blank = np.zeros((28, 28), np.uint8)
     np.testing.assert_array_equal(low_resolution(blank), blank)
-
-
-def test_form_digits_fill_the_box_height_in_counted_cells() -> None:
-    # A small, thin "7" in a corner of the frame: on a form it is scaled to the box's height.
-    seven = np.zeros((28, 28), np.uint8)
-    seven[2:4, 5:12] = 255
-    for row in range(4, 16):
-        seven[row, 11 - (row - 4) // 3 : 13 - (row - 4) // 3] = 255
-    rng = np.random.default_rng(0)
-    for _ in range(20):
-        cells = form_cells(seven, rng)
-        assert cells.shape == (8, 8) and cells.min() >= 0 and cells.max() <= 16
-        assert cells[0].any() and cells[7].any()  # top to bottom of the box
-        columns = np.flatnonzero(cells.max(axis=0))
-        assert columns.size < 8 and abs((columns[0] + columns[-1]) / 2 - 3.5) <= 1
-        # The top bar spans the top cells; only the foot of the stem is in the bottom ones.
-        assert (cells[0] > 0).sum() > (cells[7] > 0).sum()
-    digit = form_digit(seven, np.random.default_rng(1))
-    assert digit.shape == (28, 28) and digit.dtype == np.uint8
-    assert (
-        np.corrcoef(digit.ravel(), form_digit(seven, np.random.default_rng(1)).ravel())[0, 1] == 1
-    )
-    np.testing.assert_array_equal(form_digit(np.zeros((28, 28), np.uint8), rng), 0)
-
-
-def test_form_digits_hold_ink_like_optdigits(stand_in_mnist: MnistData) -> None:
-    # Optdigits' cells hold 4.9 of 16 on pixels on average; a thin digit's cells hold less.
-    thin = np.zeros((28, 28), np.uint8)
-    thin[4:24, 13:15] = 255
-    thin[4:6, 9:15] = 255
-    rng = np.random.default_rng(2)
-    cells = np.stack([form_cells(thin, rng) for _ in range(40)])
-    bolder = cells.sum(axis=(1, 2)) > cells.sum(axis=(1, 2)).min()
-    assert 0 < bolder.mean() < 1  # some drawn bolder, some not
-    sevens = stand_in_mnist.x_train[stand_in_mnist.y_train == 7][:40]
-    cells = np.stack([form_cells(d, rng) for d in sevens])
-    assert 3.0 < cells.mean() < 8.0
 
 
 def test_sticks_are_told_from_digits() -> None:
