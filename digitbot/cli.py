@@ -66,6 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--no-baseline", action="store_true", help="skip the tutorials' resize-and-invert baseline"
     )
+    evaluate.add_argument(
+        "--misses",
+        metavar="DIR",
+        default=None,
+        help="also write a contact sheet of each set's misses to DIR/<set>.png",
+    )
 
     models = sub.add_parser("models", help="list, show, promote or roll back model versions")
     models.add_argument("action", choices=["list", "show", "promote", "rollback", "history"])
@@ -167,6 +173,7 @@ def dispatch(args: argparse.Namespace) -> int:
             draw=args.draw,
             baseline=not args.no_baseline,
             model_path=Path(args.model) if args.model else None,
+            misses_dir=Path(args.misses) if args.misses else None,
         )
         return 0
     if args.command == "train":

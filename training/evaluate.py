@@ -5,8 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from digitbot.errors import BadImageError
 from training.datasets import load_mnist, load_optdigits
+from training.miss_sheet import write_miss_sheets
 from training.photo_benchmark import (
     Recogniser,
     SetScore,
@@ -23,16 +26,21 @@ def photo_sets(home: Path, n: int, draw: int = 0) -> dict[str, list[PhotoSample]
     """The benchmark's sets (fixed seeds; MNIST *test* digits and optdigits only). A non-zero
     `draw` moves every set's seed by that much: new photos from the same generator and digit
     pools, to tell a real change from the luck of one draw."""
+    sources = digit_sources(home)
+    return {
+        name: build_photo_set(name, sources[name], n, seed=DEFAULT_SEEDS[name] + draw)
+        for name in SET_NAMES
+    }
+
+
+def digit_sources(home: Path) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+    """Each set's digit pool: (images, labels), or None for the negatives."""
     mnist = load_mnist(home)
-    sources = {
+    return {
         "mnist-single": (mnist.x_test, mnist.y_test),
         "optdigits-single": load_optdigits(),
         "numbers": (mnist.x_test, mnist.y_test),
         "negatives": None,
-    }
-    return {
-        name: build_photo_set(name, sources[name], n, seed=DEFAULT_SEEDS[name] + draw)
-        for name in SET_NAMES
     }
 
 
@@ -53,7 +61,10 @@ def run_evaluate(
     draw: int = 0,
     model_path: Path | None = None,
     baseline: bool = True,
+    misses_dir: Path | None = None,
 ) -> dict[str, dict[str, SetScore]]:
+    """Score the model on the benchmark (and the tutorials' way beside it); print the table.
+    With `misses_dir`, also write a contact sheet of each set's misses there."""
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     sets = photo_sets(home, n, draw)
     columns: dict[str, dict[str, SetScore]] = {}
@@ -61,6 +72,27 @@ def run_evaluate(
         columns["tutorials' way (resize + invert)"] = evaluate_photo_sets(
             tutorial_baseline(model.probabilities), sets
         )
-    columns[f"digitbot ({model.version})"] = evaluate_photo_sets(pipeline(model), sets)
+    answers: dict[bytes, str] = {}
+    recognise = pipeline(model)
+
+    def remembered(data: bytes) -> str:
+        answers[data] = recognise(data)
+        return answers[data]
+
+    columns[f"digitbot ({model.version})"] = evaluate_photo_sets(remembered, sets)
     print_table(columns)
+    if misses_dir is not None:
+        sources = {
+            name: None if source is None else source[0]
+            for name, source in digit_sources(home).items()
+        }
+        written = write_miss_sheets(
+            sets,
+            {name: [answers[s.data] for s in samples] for name, samples in sets.items()},
+            sources,
+            lambda data: read_photo(data, model),
+            misses_dir,
+        )
+        for name, (path, count) in written.items():
+            print(f"{count} misses of {name}: {path}")
     return columns

@@ -203,6 +203,7 @@ def build_photo_set(
         count = int(rng.integers(2, 5)) if name == "numbers" else 1
         picks = rng.integers(0, len(images), size=count)
         data, meta = render_photo([images[i] for i in picks], rng)
+        meta["source_indices"] = picks.tolist()
         label = "".join(str(int(labels[i])) for i in picks)
         samples.append(PhotoSample(data, label, meta))
     return samples
