@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import redis
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
@@ -42,8 +42,30 @@ COMMANDS = [
     BotCommand("stats", "which model answers, queue depth"),
     BotCommand("privacy", "what I keep, and for how long"),
     BotCommand("forget", "delete everything I kept from you"),
-    BotCommand("retrain", "retrain the model (operators only)"),
 ]
+# Shown only in the chats of DIGITBOT_ADMIN_IDS (a private chat's id is the user's id).
+ADMIN_COMMANDS = [
+    BotCommand("retrain", "train a new model now"),
+    BotCommand("feedback", "corrections, outcomes, accuracy on corrections"),
+    BotCommand("review", "corrections held for review"),
+    BotCommand("exclude", "keep a user's samples out of training"),
+    BotCommand("include", "let an excluded user's samples back in"),
+]
+
+
+async def _set_command_menus(application: Application, settings: Settings) -> None:
+    """Everyone's menu, and the operators' longer one in each operator's chat. Cosmetic: the
+    bot works without them, so a failure is only logged."""
+    menus = [(COMMANDS, None)] + [
+        (COMMANDS + ADMIN_COMMANDS, BotCommandScopeChat(admin))
+        for admin in sorted(settings.admin_ids)
+    ]
+    for commands, scope in menus:
+        try:
+            await application.bot.set_my_commands(commands, scope=scope)
+        except Exception as exc:
+            where = "everyone" if scope is None else "an operator's chat"
+            log.warning("could not set the command menu for %s: %s", where, exc)
 
 
 def build_application(settings: Settings) -> Application:
@@ -62,10 +84,7 @@ def build_application(settings: Settings) -> Application:
             per_user_per_minute=settings.photos_per_user_per_minute,
         )
         application.bot_data[CHAT_LOCKS] = ChatLocks()
-        try:
-            await application.bot.set_my_commands(COMMANDS)
-        except Exception as exc:  # cosmetic; the bot works without a command menu
-            log.warning("could not set the command menu: %s", exc)
+        await _set_command_menus(application, settings)
         application.bot_data[HEARTBEAT_TASK] = asyncio.create_task(_heartbeat(connection))
         log.info("bot @%s ready", application.bot.username)
 

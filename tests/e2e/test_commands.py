@@ -44,3 +44,17 @@ def test_retrain_is_for_admins_only_and_deduplicated(stack: Stack) -> None:
     assert wait_for_answer(stack, ADMIN, again) == messages.RETRAIN_ALREADY.format(status="queued")
     assert training_queue(connection).count == 1
     training_queue(connection).empty()
+
+
+def test_operators_see_their_commands_in_the_menu_and_nobody_else_does(stack: Stack) -> None:
+    chat = 5300
+    assert wait_for_answer(stack, chat, stack.standin.user_sends_text(chat, "/start"))
+    everyone = [c["command"] for c in stack.standin.my_commands()]
+    operator = [
+        c["command"] for c in stack.standin.my_commands(scope={"type": "chat", "chat_id": ADMIN})
+    ]
+    operator_only = {"retrain", "feedback", "review", "exclude", "include"}
+    assert {"start", "help", "stats", "privacy", "forget"} <= set(everyone)
+    assert not operator_only & set(everyone)
+    assert set(everyone) | operator_only == set(operator)
+    assert stack.standin.my_commands(scope={"type": "chat", "chat_id": chat}) == []
