@@ -21,19 +21,24 @@ from training.photo_synth import DEFAULT_SEEDS, SET_NAMES, PhotoSample, build_ph
 from worker.model import DigitModel, load_shipped_model
 from worker.reading import read_photo
 
+# Each set's digit pool: (images uint8 (N, 28, 28) ink bright, labels), None for the negatives.
+DigitSources = dict[str, tuple[np.ndarray, np.ndarray] | None]
 
-def photo_sets(home: Path, n: int, draw: int = 0) -> dict[str, list[PhotoSample]]:
+
+def photo_sets(
+    home: Path, n: int, draw: int = 0, *, sources: DigitSources | None = None
+) -> dict[str, list[PhotoSample]]:
     """The benchmark's sets (fixed seeds; MNIST *test* digits and optdigits only). A non-zero
     `draw` moves every set's seed by that much: new photos from the same generator and digit
     pools, to tell a real change from the luck of one draw."""
-    sources = digit_sources(home)
+    sources = sources or digit_sources(home)
     return {
         name: build_photo_set(name, sources[name], n, seed=DEFAULT_SEEDS[name] + draw)
         for name in SET_NAMES
     }
 
 
-def digit_sources(home: Path) -> dict[str, tuple[np.ndarray, np.ndarray] | None]:
+def digit_sources(home: Path) -> DigitSources:
     """Each set's digit pool: (images, labels), or None for the negatives."""
     mnist = load_mnist(home)
     return {
@@ -66,7 +71,8 @@ def run_evaluate(
     """Score the model on the benchmark (and the tutorials' way beside it); print the table.
     With `misses_dir`, also write a contact sheet of each set's misses there."""
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
-    sets = photo_sets(home, n, draw)
+    sources = digit_sources(home)
+    sets = photo_sets(home, n, draw, sources=sources)
     columns: dict[str, dict[str, SetScore]] = {}
     if baseline:
         columns["tutorials' way (resize + invert)"] = evaluate_photo_sets(
@@ -82,14 +88,10 @@ def run_evaluate(
     columns[f"digitbot ({model.version})"] = evaluate_photo_sets(remembered, sets)
     print_table(columns)
     if misses_dir is not None:
-        sources = {
-            name: None if source is None else source[0]
-            for name, source in digit_sources(home).items()
-        }
         written = write_miss_sheets(
             sets,
             {name: [answers[s.data] for s in samples] for name, samples in sets.items()},
-            sources,
+            {name: None if source is None else source[0] for name, source in sources.items()},
             lambda data: read_photo(data, model),
             misses_dir,
         )
