@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from training.photo_synth import PhotoSample
+from worker.preprocess_mnist import to_uint8
 from worker.reading import Reading
 
 TILE_HEIGHT = 84
@@ -66,9 +67,7 @@ def miss_tile(
         else []
     )
     parts.append(_photo_part(sample, pre.stages.get("gray"), pre.boxes, pre.image_size))
-    parts.extend(
-        _digit(np.rint(np.clip(crop, 0.0, 1.0) * 255).astype(np.uint8)) for crop in pre.crops
-    )
+    parts.extend(_digit(to_uint8(crop)) for crop in pre.crops)
     width = sum(p.width for p in parts) + 2 * (len(parts) - 1)
     tile = Image.new("RGB", (width, TILE_HEIGHT + CAPTION_HEIGHT), "white")
     x = 0

@@ -8,6 +8,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from worker.preprocess_mnist import to_uint8
 from worker.recognize import Recognition
 
 PHOTO_WIDTH = 640
@@ -84,7 +85,7 @@ def _digit_row(
     side = 28 * INPUT_SCALE
     width = side + 20 + 10 * (BAR_WIDTH + 4)
     row = Image.new("RGB", (width, side + 18), BACKGROUND)
-    model_input = Image.fromarray((np.clip(crop, 0, 1) * 255).astype(np.uint8))
+    model_input = Image.fromarray(to_uint8(crop))
     row.paste(model_input.resize((side, side), Image.NEAREST).convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(row)
     best = int(np.argmax(probabilities)) if probabilities.any() else -1

@@ -28,6 +28,11 @@ MNIST_EDGE_BLUR = 0.5
 SUPERSAMPLE = 4
 
 
+def to_uint8(crops: np.ndarray) -> np.ndarray:
+    """MNIST-style crops as floats in [0, 1] -> uint8 0..255, rounded (MNIST's own storage)."""
+    return np.rint(np.clip(crops, 0.0, 1.0) * 255).astype(np.uint8)
+
+
 def to_mnist(mask_or_gray: np.ndarray) -> np.ndarray:
     """One digit region -> (28, 28) float32 in [0, 1], ink bright, MNIST-normalised.
 

@@ -10,7 +10,7 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
 from worker.preprocess import Preprocessed, preprocess, preprocess_array, to_mnist
-from worker.preprocess_mnist import stroke_width
+from worker.preprocess_mnist import stroke_width, to_uint8
 
 # Digits as polylines in a unit box (x right, y down).
 ONE = [[(0.5, 0.0), (0.5, 1.0)]]
@@ -310,3 +310,9 @@ def test_thin_and_thick_pens_come_out_alike() -> None:
 def test_to_mnist_of_nothing_is_blank() -> None:
     crop = to_mnist(np.zeros((30, 30), dtype=bool))
     assert crop.shape == (28, 28) and crop.dtype == np.float32 and crop.max() == 0.0
+
+
+def test_crops_become_uint8_rounded_and_clipped() -> None:
+    crops = np.array([[-0.2, 0.0, 0.304], [0.5, 0.999, 1.4]], dtype=np.float32)  # 77.52: 78
+    np.testing.assert_array_equal(to_uint8(crops), [[0, 0, 78], [128, 255, 255]])
+    assert to_uint8(crops).dtype == np.uint8
