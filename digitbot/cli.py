@@ -72,6 +72,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="also write a contact sheet of each set's misses to DIR/<set>.png",
     )
+    evaluate.add_argument(
+        "--styles",
+        action="store_true",
+        help="also score MNIST test 1s and 7s written the continental way (flag, foot, bar) "
+        "beside the same digits as written",
+    )
 
     models = sub.add_parser("models", help="list, show, promote or roll back model versions")
     models.add_argument("action", choices=["list", "show", "promote", "rollback", "history"])
@@ -174,6 +180,7 @@ def dispatch(args: argparse.Namespace) -> int:
             baseline=not args.no_baseline,
             model_path=Path(args.model) if args.model else None,
             misses_dir=Path(args.misses) if args.misses else None,
+            styles=args.styles,
         )
         return 0
     if args.command == "train":

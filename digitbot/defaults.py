@@ -74,7 +74,10 @@ MAX_DIGITS = 8
 NOT_A_DIGIT = 10
 
 # A retraining adds crops read from rendered photos, as the shipped model was trained
-# (training/photo_crops.py): this many photos of MNIST training digits, and of non-digits.
+# (training/photo_crops.py): this many photos of MNIST training digits, of non-digits, of
+# digits at low resolution, and of 1s and 7s in continental handwriting (an option the shipped
+# model does not use: BENCHMARKS.md, "Continental 1s and 7s").
 RETRAIN_PHOTO_DIGITS = 20_000
 RETRAIN_PHOTO_NEGATIVES = 12_000
 RETRAIN_PHOTO_LOW_RESOLUTION = 10_000
+RETRAIN_PHOTO_STYLED = 0

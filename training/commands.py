@@ -56,6 +56,12 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="and on crops from N more photos of digits first brought down to 8x8",
     )
+    parser.add_argument(
+        "--photo-styled",
+        type=positive_int,
+        metavar="N",
+        help="and on crops from N photos of 1s and 7s in continental handwriting",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
@@ -77,11 +83,13 @@ def run_train(args: argparse.Namespace) -> int:
 
     home = Settings.from_env().home
     recipe = None
-    if args.photo_digits or args.photo_negatives or args.photo_low_resolution:
+    counts = (args.photo_digits, args.photo_negatives, args.photo_low_resolution, args.photo_styled)
+    if any(counts):
         recipe = CropRecipe(
             args.photo_digits or 0,
             args.photo_negatives or 0,
             num_low_resolution_photos=args.photo_low_resolution or 0,
+            num_styled_photos=args.photo_styled or 0,
         )
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
     results = []

@@ -9,6 +9,7 @@ import numpy as np
 
 from digitbot.errors import BadImageError
 from training.datasets import load_mnist, load_optdigits
+from training.handwriting_styles import STYLED_LABELS, restyle
 from training.miss_sheet import write_miss_sheets
 from training.photo_benchmark import (
     Recogniser,
@@ -17,12 +18,22 @@ from training.photo_benchmark import (
     print_table,
     tutorial_baseline,
 )
-from training.photo_synth import DEFAULT_SEEDS, SET_NAMES, PhotoSample, build_photo_set
+from training.photo_synth import (
+    DEFAULT_SEEDS,
+    SET_NAMES,
+    PhotoSample,
+    build_photo_set,
+    random_style,
+    render_photo,
+)
 from worker.model import DigitModel, load_shipped_model
 from worker.reading import read_photo
 
 # Each set's digit pool: (images uint8 (N, 28, 28) ink bright, labels), None for the negatives.
 DigitSources = dict[str, tuple[np.ndarray, np.ndarray] | None]
+# `--styles`: the same MNIST test 1s and 7s photographed twice, restyled and as written.
+STYLE_SETS = ("continental-1-7", "plain-1-7")
+STYLE_SEED = 20_240_505
 
 
 def photo_sets(
@@ -49,6 +60,29 @@ def digit_sources(home: Path) -> DigitSources:
     }
 
 
+def style_sets(
+    digits: tuple[np.ndarray, np.ndarray], n: int, draw: int = 0
+) -> dict[str, list[PhotoSample]]:
+    """`n` pairs of photos of the same 1s and 7s in the same light: written the continental
+    way (training.handwriting_styles) and as they were written."""
+    images, labels = digits
+    rng = np.random.default_rng(STYLE_SEED + draw)
+    pool = np.flatnonzero(np.isin(labels, STYLED_LABELS))
+    styled: list[PhotoSample] = []
+    plain: list[PhotoSample] = []
+    while len(styled) < n:
+        index = int(pool[rng.integers(0, len(pool))])
+        label = int(labels[index])
+        restyled = restyle(images[index], label, rng)
+        if restyled is None:
+            continue
+        style = random_style(rng)
+        for photos, digit in ((styled, restyled), (plain, images[index])):
+            data, meta = render_photo([digit], rng, style=style)
+            photos.append(PhotoSample(data, str(label), {**meta, "source_indices": [index]}))
+    return dict(zip(STYLE_SETS, (styled, plain), strict=True))
+
+
 def pipeline(model: DigitModel) -> Recogniser:
     def recognise(data: bytes) -> str:
         try:
@@ -67,12 +101,19 @@ def run_evaluate(
     model_path: Path | None = None,
     baseline: bool = True,
     misses_dir: Path | None = None,
+    styles: bool = False,
 ) -> dict[str, dict[str, SetScore]]:
     """Score the model on the benchmark (and the tutorials' way beside it); print the table.
-    With `misses_dir`, also write a contact sheet of each set's misses there."""
+    With `misses_dir`, also write a contact sheet of each set's misses there; with `styles`,
+    also score the continental 1s and 7s beside the same digits as written (`style_sets`)."""
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     sources = digit_sources(home)
     sets = photo_sets(home, n, draw, sources=sources)
+    if styles:
+        mnist_test = sources["mnist-single"]
+        assert mnist_test is not None
+        sets.update(style_sets(mnist_test, n, draw))
+        sources.update(dict.fromkeys(STYLE_SETS, mnist_test))
     columns: dict[str, dict[str, SetScore]] = {}
     if baseline:
         columns["tutorials' way (resize + invert)"] = evaluate_photo_sets(

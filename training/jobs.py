@@ -67,15 +67,16 @@ def retrain(request: dict[str, Any]) -> dict[str, Any]:
 def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
     """The photo crops a retraining adds (the shipped model's recipe unless told otherwise).
 
-    The request's `photo_digits` / `photo_negatives` / `photo_low_resolution` win, then
-    DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION; all 0 trains on MNIST
-    (+ corrections) alone.
+    The request's `photo_digits` / `photo_negatives` / `photo_low_resolution` /
+    `photo_styled` win, then DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION /
+    _STYLED; all 0 trains on MNIST (+ corrections) alone.
     """
     counts = []
     for name, default in (
         ("photo_digits", defaults.RETRAIN_PHOTO_DIGITS),
         ("photo_negatives", defaults.RETRAIN_PHOTO_NEGATIVES),
         ("photo_low_resolution", defaults.RETRAIN_PHOTO_LOW_RESOLUTION),
+        ("photo_styled", defaults.RETRAIN_PHOTO_STYLED),
     ):
         value = request.get(name)
         if value is None:
@@ -83,7 +84,9 @@ def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
         counts.append(int(value))
     if not any(counts):
         return None
-    return CropRecipe(counts[0], counts[1], num_low_resolution_photos=counts[2])
+    return CropRecipe(
+        counts[0], counts[1], num_low_resolution_photos=counts[2], num_styled_photos=counts[3]
+    )
 
 
 def run_retraining(

@@ -9,7 +9,9 @@ no digit (blank or ruled paper, dashes, dots, letters, scribbles) give the crops
 "not a digit" class (label 10).
 
 Some digits are first brought down to 8x8 and back (`low_resolution`), the way a small or
-blurred digit loses detail; the model then also knows digits with little detail.
+blurred digit loses detail; the model then also knows digits with little detail. A last part
+shows MNIST training 1s and 7s written the continental way (`training.handwriting_styles`:
+a 1 with a flag and a foot, a crossed 7), half of them at low resolution.
 
 The benchmark's seeds (`photo_synth.DEFAULT_SEEDS`) and digits (MNIST test, optdigits) are
 never used here. Rendering costs about 0.1 s per photo, so the crops are cached under
@@ -32,7 +34,9 @@ from PIL import Image
 
 from digitbot.defaults import NOT_A_DIGIT
 from training.datasets import mnist_style
+from training.handwriting_styles import STYLED_LABELS, restyle
 from training.photo_synth import DEFAULT_SEEDS, random_style, render_negative, render_photo
+from worker.preprocess_mnist import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +65,9 @@ STICK_MAX_WIDTH = 7
 class CropRecipe:
     """Everything that decides a set of photo crops.
 
-    Three parts, each rendered and cached on its own: photos of digits (a share of them at
-    low resolution), photos with no digit, and extra photos of digits all at low resolution.
+    Four parts, each rendered and cached on its own: photos of digits (a share of them at
+    low resolution), photos with no digit, extra photos of digits all at low resolution, and
+    photos of 1s and 7s in continental handwriting (half at low resolution).
     """
 
     num_digit_photos: int
@@ -70,6 +75,7 @@ class CropRecipe:
     seed: int = 7_000_001
     low_resolution_share: float = 0.3
     num_low_resolution_photos: int = 0
+    num_styled_photos: int = 0
 
     def __post_init__(self) -> None:
         if self.seed in DEFAULT_SEEDS.values():
@@ -82,13 +88,16 @@ class CropRecipe:
                 _Part(DIGITS, self.num_digit_photos, self.seed, self.low_resolution_share),
                 _Part(NEGATIVES, self.num_negative_photos, self.seed, 0.0),
                 _Part(LOW_RESOLUTION, self.num_low_resolution_photos, self.seed, 1.0),
+                _Part(STYLED, self.num_styled_photos, self.seed, STYLED_LOW_RESOLUTION_SHARE),
             )
             if part.count
         ]
 
 
-DIGITS, NEGATIVES, LOW_RESOLUTION = "digits", "negatives", "low-resolution"
-_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2}
+DIGITS, NEGATIVES, LOW_RESOLUTION, STYLED = "digits", "negatives", "low-resolution", "styled"
+_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2, STYLED: 3}
+# Optdigits' writers, whose 1s and 7s the styled part is for, come as 8x8 images.
+STYLED_LOW_RESOLUTION_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -235,6 +244,9 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
     labels: list[int] = []
     name = part.kind.replace("-", "_")
     stats = {f"{name}_photos": task.count, f"{name}_kept": 0, f"{name}_crops": 0}
+    pool = np.arange(len(train_labels))
+    if part.kind == STYLED:
+        pool = np.flatnonzero(np.isin(train_labels, STYLED_LABELS))
     for _ in range(task.count):
         if part.kind == NEGATIVES:
             kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
@@ -244,8 +256,12 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
                 continue
             chosen, label = np.stack(crops[:MAX_CROPS_PER_NEGATIVE]), NOT_A_DIGIT
         else:
-            index = int(rng.integers(0, len(train_images)))
+            index = int(pool[rng.integers(0, len(pool))])
             digit = train_images[index]
+            if part.kind == STYLED:
+                digit = restyle(digit, int(train_labels[index]), rng)
+                if digit is None:
+                    continue
             if rng.random() < part.low_resolution_share:
                 digit = low_resolution(digit)
             data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
@@ -255,7 +271,7 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
             label = int(train_labels[index])
         stats[f"{name}_kept"] += 1
         stats[f"{name}_crops"] += len(chosen)
-        images.extend(np.rint(np.clip(chosen, 0.0, 1.0) * 255).astype(np.uint8))
+        images.extend(to_uint8(np.asarray(chosen)))
         labels.extend([label] * len(chosen))
     return PhotoCrops(
         np.asarray(images, np.uint8).reshape(-1, 28, 28), np.asarray(labels, np.uint8), stats

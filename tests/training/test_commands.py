@@ -53,10 +53,15 @@ def test_options_reach_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert not (tmp_path / "reports" / "comparison.md").exists()
 
     calls.clear()
-    args = parse(["train", "--arch", "digitnet", "--photo-digits", "30", "--photo-negatives",
-                  "20", "--photo-low-resolution", "10", "--quiet"])  # fmt: skip
+    args = parse(["train", "--arch", "digitnet", "--photo-digits", "30", "--photo-negatives", "20",
+                  "--photo-low-resolution", "10", "--photo-styled", "5", "--quiet"])  # fmt: skip
     assert commands.run_train(args) == 0
-    assert calls[0]["photo_crops"] == CropRecipe(30, 20, num_low_resolution_photos=10)
+    assert calls[0]["photo_crops"] == CropRecipe(
+        30, 20, num_low_resolution_photos=10, num_styled_photos=5
+    )
+    calls.clear()
+    assert commands.run_train(parse(["train", "--arch", "digitnet", "--photo-styled", "4"])) == 0
+    assert calls[0]["photo_crops"] == CropRecipe(0, 0, num_styled_photos=4)
 
 
 def test_all_archs_writes_a_comparison_table(

@@ -15,7 +15,7 @@ from PIL import Image
 from tests.support.photos import mnist_test_digits
 from training import evaluate
 from training.miss_sheet import CAPTION_HEIGHT, TILE_HEIGHT, write_miss_sheets
-from training.photo_synth import build_photo_set
+from training.photo_synth import SET_NAMES, build_photo_set
 from worker.model import DigitModel, load_shipped_model
 from worker.reading import read_photo
 
@@ -73,9 +73,12 @@ def test_evaluate_writes_a_sheet_per_set_with_as_many_tiles_as_misses(
 
     monkeypatch.setattr(evaluate, "pipeline", every_other_answer_wrong)
     n = 4
-    columns = evaluate.run_evaluate(tmp_path, n=n, baseline=False, misses_dir=tmp_path / "misses")
+    columns = evaluate.run_evaluate(
+        tmp_path, n=n, baseline=False, misses_dir=tmp_path / "misses", styles=True
+    )
 
     scores = next(iter(columns.values()))
+    assert list(scores) == [*SET_NAMES, *evaluate.STYLE_SETS]
     out = capsys.readouterr().out
     printed = {
         name: int(count) for count, name in re.findall(r"^(\d+) misses of (\S+):", out, re.M)

@@ -168,6 +168,7 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", raising=False)
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", raising=False)
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", raising=False)
+    monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_STYLED", raising=False)
     shipped = json.loads(
         (Path(__file__).parents[2] / "digitbot" / "models" / "champion.json").read_text()
     )
@@ -179,17 +180,22 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
         assert recipe.num_low_resolution_photos == shipped["photo_crops"].get(
             "num_low_resolution_photos", 0
         )
+        assert recipe.num_styled_photos == shipped["photo_crops"].get("num_styled_photos", 0)
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", "300")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", "0")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", "0")
+    monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_STYLED", "0")
     from_env = photo_crop_recipe({})
     assert from_env is not None and (from_env.num_digit_photos, from_env.num_negative_photos) == (
         300,
         0,
     )
     assert (
-        photo_crop_recipe({"photo_digits": 0, "photo_negatives": 0, "photo_low_resolution": 0})
+        photo_crop_recipe(
+            {"photo_digits": 0, "photo_negatives": 0, "photo_low_resolution": 0, "photo_styled": 0}
+        )
         is None
     )
-    request = photo_crop_recipe({"photo_digits": 5, "photo_negatives": 7})
+    request = photo_crop_recipe({"photo_digits": 5, "photo_negatives": 7, "photo_styled": 3})
     assert request is not None and request.num_negative_photos == 7
+    assert request.num_styled_photos == 3
