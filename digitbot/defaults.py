@@ -67,6 +67,9 @@ SCHEDULER_POLL_SECONDS = 5.0
 FEEDBACK_RETENTION_DAYS = 365
 PENDING_ANSWER_TTL_SECONDS = 48 * 3600  # how long an answer can be confirmed or corrected
 CORRECTIONS_PER_USER_PER_DAY = 50
+# The web page's visitors are cookies, which anyone can clear for a fresh daily count; the
+# address they come from keeps one too, with room for a few people behind one router.
+WEB_CORRECTIONS_PER_ADDRESS_PER_DAY = 4 * CORRECTIONS_PER_USER_PER_DAY
 # A correction that contradicts a champion at least this sure is held for review.
 REVIEW_CONFIDENCE = 0.98
 MAX_DIGITS = 8

@@ -20,6 +20,7 @@ from digitbot.feedback import salted_user_hash
 VISITOR_COOKIE = "digitbot_visitor"
 VISITOR_COOKIE_MAX_AGE_SECONDS = 365 * 24 * 3600
 WEB_ID_PREFIX = "web:"
+ADDRESS_PREFIX = "web-address:"
 VISITOR_ID_BYTES = 18  # 144 random bits, 24 characters in the cookie
 VISITOR_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{24}$")
 
@@ -37,6 +38,11 @@ def new_visitor_id() -> str:
 def visitor_hash(connection: redis.Redis, visitor: str) -> str:
     """The salted hash stored for a visitor, as `PhotoIntake.user_hash` is for Telegram users."""
     return salted_user_hash(connection, WEB_ID_PREFIX + visitor)
+
+
+def address_hash(connection: redis.Redis, address: str) -> str:
+    """The salted hash a client address is counted under (the address itself is not stored)."""
+    return salted_user_hash(connection, ADDRESS_PREFIX + address)
 
 
 def keep_visitor_cookie(response: Response, visitor: str) -> None:

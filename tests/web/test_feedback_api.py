@@ -23,7 +23,7 @@ from digitbot.feedback import FeedbackStore, PendingAnswer, Status, daily_limit_
 from digitbot.settings import Settings
 from tests.support.photos import clear_digits, digit_photo, number_photo
 from tests.web.conftest import digit_png
-from web.visitors import VISITOR_COOKIE, visitor_hash
+from web.visitors import VISITOR_COOKIE, address_hash, visitor_hash
 from worker.model import load_shipped_model
 from worker.rq_worker import DigitWorker
 from worker.runtime import WorkerRuntime, set_runtime
@@ -177,6 +177,38 @@ def test_the_per_user_daily_limit_counts_the_visitor(
         429, "limited", messages.FEEDBACK_LIMITED,
     )  # fmt: skip
     assert len(FeedbackStore(redis_conn).samples()) == 1
+
+
+def test_clearing_cookies_does_not_reset_the_daily_limit_of_the_address(
+    client: FlaskClient, redis_conn: redis.Redis, runtime: WorkerRuntime
+) -> None:
+    first, second, third = clear_digits(3, offset=50)
+    request_id, result = read(client, redis_conn, digit_photo(first[0], seed=5))
+    assert send_feedback(client, request_id, result["text"])[0] == 200
+    address_key = daily_limit_key(address_hash(redis_conn, "127.0.0.1"))
+    assert int(redis_conn.get(address_key) or 0) == 1  # counted under a hash, not the address
+    limit_keys = redis_conn.keys(daily_limit_key("*"))
+    assert len(limit_keys) == 2 and not any(b"127.0.0.1" in key for key in limit_keys)
+    # Today this address has sent as many corrections as it may.
+    redis_conn.set(address_key, defaults.WEB_CORRECTIONS_PER_ADDRESS_PER_DAY)
+    old_visitor = cookie_of(client)
+    client.delete_cookie(VISITOR_COOKIE)
+    request_id, result = read(client, redis_conn, digit_photo(second[0], seed=5))
+    assert cookie_of(client) != old_visitor  # a new visitor, with a fresh count of its own
+    status, body = send_feedback(client, request_id, result["text"])
+    assert (status, body["outcome"], body["message"]) == (
+        429, "limited", messages.FEEDBACK_LIMITED,
+    )  # fmt: skip
+    assert len(FeedbackStore(redis_conn).samples()) == 1
+    # Another address is not held back by this one.
+    request_id, result = read(client, redis_conn, digit_photo(third[0], seed=5))
+    response = client.post(
+        f"/api/feedback/{request_id}",
+        json={"label": result["text"]},
+        environ_overrides={"REMOTE_ADDR": "10.0.0.7"},
+    )
+    assert response.status_code == 200, response.get_json()
+    assert len(FeedbackStore(redis_conn).samples()) == 2
 
 
 def test_forget_deletes_the_visitors_samples_only(
