@@ -40,7 +40,8 @@ from worker.preprocess_mnist import to_uint8
 
 log = logging.getLogger(__name__)
 
-# Bump when the rendering or the preprocessing changes what crops come out: the cache key.
+# Bump when the rendering, the restyling (handwriting_styles) or the preprocessing changes what
+# crops come out: the cache key.
 RECIPE_VERSION = 1
 CACHE_DIR = Path("datasets")
 # Photos are rendered at about the size preprocessing works at (it scales larger ones down to
