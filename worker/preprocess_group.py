@@ -29,6 +29,9 @@ MAX_MERGED_HEIGHT = 1.5
 # overlaps most, if that one is at most this share of the tallest piece away.
 FRAGMENT_HEIGHT = 0.5
 FRAGMENT_MAX_DISTANCE = 0.25
+# ...unless it lies wholly outside that piece's box and holds less ink than this share of it:
+# a speck of dust or a scrap of ruled line, which would only widen the digit's box.
+SPECK_SHARE = 0.04
 # Touching digits: a piece wider than this times its height is cut where one thin stroke
 # (at most this many stroke widths) joins two halves that are both nearly as tall as it.
 SPLIT_ASPECT = 1.3
@@ -99,7 +102,7 @@ def merge_pieces(groups: list[Group]) -> list[Group]:
     loose = []
     for fragment in sorted(fragments, key=lambda g: -g.area):
         partner = _best_partner(fragment, pieces, tallest)
-        if partner is None:
+        if partner is None or _is_speck_beside(fragment, partner):
             loose.append(fragment)
         else:
             partner.absorb(fragment)
@@ -197,6 +200,17 @@ def _best_partner(fragment: Group, pieces: list[Group], tallest: int) -> Group |
         if best_key is None or key > best_key:
             best, best_key = piece, key
     return best
+
+
+def _is_speck_beside(fragment: Group, piece: Group) -> bool:
+    """True for a fragment outside the piece's box with far less ink than the piece."""
+    outside = (
+        fragment.x1 <= piece.x0
+        or fragment.x0 >= piece.x1
+        or fragment.y1 <= piece.y0
+        or fragment.y0 >= piece.y1
+    )
+    return outside and fragment.area < SPECK_SHARE * piece.area
 
 
 def _cut_column(mask: np.ndarray) -> int | None:

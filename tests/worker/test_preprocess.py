@@ -191,6 +191,20 @@ def test_soft_edged_shadow_beside_a_digit_is_not_a_digit() -> None:
     assert result.boxes[0][2] < 300  # the zero, not the shadow
 
 
+@pytest.mark.parametrize("side", ["right", "above-left"])
+def test_a_speck_of_dust_beside_a_digit_stays_out_of_its_crop(side: str) -> None:
+    box = (250, 110, 390, 340)
+    clean = preprocess(jpeg(photo_like(draw([(ZERO, box)]))))
+    image = draw([(ZERO, box)])
+    # A dot of dust close enough to count as a piece of the digit, but outside its box.
+    x, y = (box[2] + 22, 300) if side == "right" else (box[0] - 20, box[1] - 18)
+    ImageDraw.Draw(image).ellipse([x - 5, y - 5, x + 5, y + 5], fill=35)
+    dusty = preprocess(jpeg(photo_like(image)))
+    assert len(dusty.boxes) == 1
+    assert dusty.boxes[0] == pytest.approx(clean.boxes[0], abs=3)
+    assert correlation(dusty.crops[0], clean.crops[0]) > 0.95
+
+
 @pytest.mark.parametrize("strokes", [FOUR_APART, FIVE_GAP], ids=["four-apart", "five-gap"])
 def test_digit_in_separate_strokes_is_one_crop(strokes: list[list[tuple[float, float]]]) -> None:
     image = draw([(strokes, (250, 110, 390, 340))])
