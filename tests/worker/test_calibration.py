@@ -14,9 +14,10 @@ def test_temperature_sharpens_underconfident_outputs_and_keeps_the_ranking() -> 
     assert temperature < 0.5
     assert (calibrated.argmax(1) == probabilities.argmax(1)).all()
     assert np.allclose(calibrated.sum(1), 1.0)
-    assert expected_calibration_error(calibrated, labels) < expected_calibration_error(
-        probabilities, labels
-    ) / 10
+    assert (
+        expected_calibration_error(calibrated, labels)
+        < expected_calibration_error(probabilities, labels) / 10
+    )
 
 
 def test_overconfident_wrong_half_is_softened() -> None:
