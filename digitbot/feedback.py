@@ -21,6 +21,7 @@ import json
 import secrets
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -172,8 +173,19 @@ class FeedbackStore:
         return owner is not None and bytes(owner).decode() == user_hash
 
     # -- recording ---------------------------------------------------------------------------
-    def record(self, request_id: str, label: str, *, user_hash: str) -> tuple[str, Sample | None]:
-        """Record that the right reading of `request_id` is `label` (confirm or correct)."""
+    def record(
+        self,
+        request_id: str,
+        label: str,
+        *,
+        user_hash: str,
+        also_limited: Sequence[tuple[str, int]] = (),
+    ) -> tuple[str, Sample | None]:
+        """Record that the right reading of `request_id` is `label` (confirm or correct).
+
+        Each correction counts against the user's daily limit and against each (hash, per-day
+        limit) of `also_limited` (the web page adds its client address's).
+        """
         answer = self.pending(request_id)
         if answer is None:
             return RecordOutcome.EXPIRED, None
@@ -181,11 +193,9 @@ class FeedbackStore:
             return RecordOutcome.INVALID, None  # only the sender may correct
         if not label.isdigit() or len(label) != len(answer.crops):
             return RecordOutcome.INVALID, None
-        limit_key = daily_limit_key(user_hash)
-        used = self.connection.incr(limit_key)
-        self.connection.expire(limit_key, 24 * 3600)
-        if used > self.per_user_per_day:
-            return RecordOutcome.LIMITED, None
+        for subject_hash, per_day in ((user_hash, self.per_user_per_day), *also_limited):
+            if self._count_today(subject_hash) > per_day:
+                return RecordOutcome.LIMITED, None
         kind = "confirmed" if label == answer.text else "corrected"
         status = Status.ACCEPTED
         if kind == "corrected" and self._contradicts_confident_model(answer, label):
@@ -210,6 +220,13 @@ class FeedbackStore:
         if sample.status == Status.ACCEPTED:
             self.connection.incr(keys.NEW_CORRECTIONS_KEY)
         return (RecordOutcome.HELD if status == Status.HELD else RecordOutcome.RECORDED), sample
+
+    def _count_today(self, subject_hash: str) -> int:
+        """Count one more correction today under `subject_hash`; the count so far."""
+        limit_key = daily_limit_key(subject_hash)
+        used = self.connection.incr(limit_key)
+        self.connection.expire(limit_key, 24 * 3600)
+        return int(used)
 
     def _contradicts_confident_model(self, answer: PendingAnswer, label: str) -> bool:
         for predicted, right, confidence in zip(

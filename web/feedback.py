@@ -21,7 +21,7 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from bot import messages
 from digitbot import defaults
-from digitbot.feedback import FeedbackStore, RecordOutcome, Sample, daily_limit_key
+from digitbot.feedback import FeedbackStore, RecordOutcome
 from web import visitors
 from web.recognition import REQUEST_ID_PATTERN, error_response
 from web.state import client_address, web_state
@@ -56,18 +56,24 @@ def record_feedback(request_id: str) -> tuple[Response, int] | Response:
         return error_response(410, messages.FEEDBACK_EXPIRED)
     if visitor is None or visitors.visitor_hash(connection, visitor) != owner:
         return error_response(403, messages.FEEDBACK_INVALID)  # only the sender may correct
-    address_key = daily_limit_key(visitors.address_hash(connection, client_address()))
-    if int(connection.get(address_key) or 0) >= defaults.WEB_CORRECTIONS_PER_ADDRESS_PER_DAY:
-        log.warning("request %s: feedback refused, the address is over its daily limit", request_id)
-        return _outcome_response(RecordOutcome.LIMITED, label)
+    address = visitors.address_hash(connection, client_address())
     store = FeedbackStore(connection)
     store.claim_answer(request_id, owner)
-    outcome, sample = store.record(request_id, label, user_hash=owner)
-    if sample is not None:
-        connection.incr(address_key)
-        connection.expire(address_key, 24 * 3600)
+    outcome, sample = store.record(
+        request_id,
+        label,
+        user_hash=owner,
+        also_limited=[(address, defaults.WEB_CORRECTIONS_PER_ADDRESS_PER_DAY)],
+    )
+    confirmed = sample is not None and sample.kind == "confirmed"
     log.info("request %s: feedback %s", request_id, outcome)
-    return _outcome_response(outcome, label, sample)
+    body: dict[str, Any] = {
+        "outcome": outcome,
+        "message": messages.feedback_outcome(outcome, label, confirmed=confirmed),
+    }
+    if sample is not None:
+        body.update(label=sample.label, kind=sample.kind)
+    return jsonify(body), OUTCOME_STATUS.get(outcome, 400)
 
 
 @blueprint.post("/api/forget")
@@ -83,19 +89,6 @@ def forget() -> tuple[Response, int] | Response:
         removed = FeedbackStore(connection).forget_user(user_hash)
         visitors.forget_requests(connection, user_hash)
     return jsonify({"removed": removed, "message": messages.FORGOTTEN.format(removed)})
-
-
-def _outcome_response(
-    outcome: str, label: str, sample: Sample | None = None
-) -> tuple[Response, int]:
-    confirmed = sample is not None and sample.kind == "confirmed"
-    body: dict[str, Any] = {
-        "outcome": outcome,
-        "message": messages.feedback_outcome(outcome, label, confirmed=confirmed),
-    }
-    if sample is not None:
-        body.update(label=sample.label, kind=sample.kind)
-    return jsonify(body), OUTCOME_STATUS.get(outcome, 400)
 
 
 def _label_from_body() -> str | None:
