@@ -121,11 +121,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+# Sub-commands that load TensorFlow in this process: it is imported first, quietly (see
+# digitbot.quiet_native), so its native start-up lines never reach the terminal.
+TENSORFLOW_COMMANDS = frozenset({"predict", "evaluate", "train", "bench"})
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from digitbot.logs import configure_logging
     from digitbot.settings import Settings
 
     settings = Settings.from_env()
+    if args.command in TENSORFLOW_COMMANDS:
+        from digitbot.quiet_native import import_keras
+
+        import_keras()
     if args.command == "up":
         from digitbot.up import run_up
 

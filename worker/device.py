@@ -6,6 +6,8 @@ import os
 import platform
 from dataclasses import dataclass
 
+from digitbot.quiet_native import import_keras
+
 CPU_BATCH = 16
 GPU_BATCH = 64
 
@@ -24,7 +26,7 @@ class DeviceInfo:
 def detect_device() -> DeviceInfo:
     """Ask the Keras backend for a GPU; fall back to the CPU. DIGITBOT_INFERENCE_BATCH overrides
     the batch size."""
-    import keras
+    keras = import_keras()
 
     backend = keras.backend.backend()
     kind, name = "cpu", platform.processor() or platform.machine() or "cpu"

@@ -21,6 +21,7 @@ import numpy as np
 
 from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ModelError
+from digitbot.quiet_native import import_keras
 from worker.calibration import apply_temperature
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class DigitModel:
     @classmethod
     def load(cls, path: Path, *, version: str | None = None) -> DigitModel:
         """Load a `.keras` file; metadata comes from a `.json` file beside it when present."""
-        import keras
+        keras = import_keras()
 
         path = Path(path)
         meta_path = path.with_suffix(".json")
@@ -126,7 +127,7 @@ def check_shape(keras_model: Any, name: str) -> None:
 
 def compile_call(keras_model: Any) -> Callable[[np.ndarray], np.ndarray]:
     """A fast inference function: a traced tf.function on TensorFlow, a no-grad call elsewhere."""
-    import keras
+    keras = import_keras()
 
     backend = keras.backend.backend()
     if backend == "tensorflow":
