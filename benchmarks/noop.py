@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-NOOP_JOB = "benchmarks.noop.noop"
+from digitbot import job_names
+
+NOOP_JOB = job_names.BENCHMARK_NOOP
 
 
 def noop(data: dict[str, Any]) -> dict[str, Any]:

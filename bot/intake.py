@@ -17,7 +17,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
-from digitbot import claims, defaults, keys, stats
+from digitbot import claims, defaults, job_names, keys, stats
 from digitbot.feedback import salted_user_hash
 from digitbot.payload import RecognitionRequest, Source, new_request_id
 
@@ -106,7 +106,7 @@ class PhotoIntake:
         """Enqueue the recognition job and offer the request for batching."""
         try:
             self.queue.enqueue(
-                "worker.jobs.recognize_photo",
+                job_names.RECOGNIZE_PHOTO,
                 request.to_dict(),
                 job_id=job_id,
                 unique=True,
@@ -117,7 +117,7 @@ class PhotoIntake:
                     max=len(defaults.RECOGNITION_RETRY_INTERVALS),
                     interval=list(defaults.RECOGNITION_RETRY_INTERVALS),
                 ),
-                on_failure=Callback("worker.jobs.on_recognition_failure"),
+                on_failure=Callback(job_names.ON_RECOGNITION_FAILURE),
                 description=f"recognise {request.source} {request.request_id}",
             )
         except DuplicateJobError:
@@ -133,7 +133,7 @@ class PhotoIntake:
             return False
         try:
             self.queue.enqueue(
-                "worker.jobs.explain_photo",
+                job_names.EXPLAIN_PHOTO,
                 {
                     "request_id": request_id,
                     "chat_id": chat_id,

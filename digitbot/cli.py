@@ -48,12 +48,22 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
     predict.add_argument("files", nargs="+")
 
-    evaluate = sub.add_parser("evaluate", help="score the model on our phone-photo benchmark")
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="score the model on every photo source (one table, sources x sets)",
+        description="Score the model through the workers' own reading on MNIST test digits "
+        "as image files, our phone-photo benchmark and a held-out renderer "
+        "(training/cross_source.py).",
+    )
     evaluate.add_argument(
         "--photos",
         action="store_true",
-        required=True,
-        help="run the photo benchmark (the only evaluation so far)",
+        help="only our phone-photo benchmark, beside the tutorials' resize-and-invert way",
+    )
+    evaluate.add_argument(
+        "--sources",
+        default="mnist-files,benchmark,heldout",
+        help="comma-separated sources for the table (default: all: mnist-files,benchmark,heldout)",
     )
     evaluate.add_argument("--n", type=int, default=200, help="photos per set")
     evaluate.add_argument(
@@ -181,6 +191,19 @@ def dispatch(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from training.evaluate import run_evaluate
+
+        if not (args.photos or args.misses or args.styles):
+            from training.cross_source import run_cross_source
+
+            sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+            run_cross_source(
+                settings.home,
+                n=args.n,
+                draw=args.draw,
+                model_path=Path(args.model) if args.model else None,
+                sources=sources,
+            )
+            return 0
 
         run_evaluate(
             settings.home,

@@ -23,12 +23,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import redis
+from redis.typing import EncodableT, FieldT
 
 from digitbot import defaults, keys
+from digitbot.replies import as_bytes, as_str
 
 SAMPLE_PREFIX = f"{keys.PREFIX}:feedback:sample:"
 ALL_SAMPLES = f"{keys.PREFIX}:feedback:samples"  # sorted set: sample id -> created_at
@@ -135,7 +137,7 @@ class FeedbackStore:
     # -- answers waiting for feedback -------------------------------------------------------
     def remember_answer(self, answer: PendingAnswer) -> None:
         crops = np.asarray(answer.crops, dtype=np.uint8).reshape(-1, 28, 28)
-        mapping = {
+        mapping: dict[FieldT, EncodableT] = {
             "text": answer.text,
             "confidences": json.dumps(answer.confidences),
             "model_version": answer.model_version,
@@ -154,13 +156,13 @@ class FeedbackStore:
         if not raw:
             return None
         count = int(raw[b"count"])
-        crops = np.frombuffer(raw[b"crops"], dtype=np.uint8).reshape(count, 28, 28)
+        crops = np.frombuffer(as_bytes(raw[b"crops"]), dtype=np.uint8).reshape(count, 28, 28)
         return PendingAnswer(
             request_id=request_id,
-            text=raw[b"text"].decode(),
+            text=as_str(raw[b"text"]),
             confidences=json.loads(raw[b"confidences"]),
-            model_version=raw[b"model_version"].decode(),
-            user_hash=raw[b"user_hash"].decode(),
+            model_version=as_str(raw[b"model_version"]),
+            user_hash=as_str(raw[b"user_hash"]),
             crops=crops,
         )
 
@@ -238,7 +240,7 @@ class FeedbackStore:
 
     def _save(self, sample: Sample) -> None:
         key = SAMPLE_PREFIX + sample.sample_id
-        mapping = {
+        mapping: dict[FieldT, EncodableT] = {
             **{k: str(v) for k, v in sample.public().items()},
             "crops": sample.crops.astype(np.uint8).tobytes(),
             "count": str(len(sample.crops)),
@@ -258,24 +260,26 @@ class FeedbackStore:
         raw = self.connection.hgetall(SAMPLE_PREFIX + sample_id)
         if not raw:
             return None
-        text = {k.decode(): v for k, v in raw.items()}
+        text = {as_str(k): v for k, v in raw.items()}
         count = int(text["count"])
         return Sample(
             sample_id=sample_id,
-            label=text["label"].decode(),
-            kind=text["kind"].decode(),
-            predicted=text["predicted"].decode(),
-            model_version=text["model_version"].decode(),
-            user_hash=text["user_hash"].decode(),
+            label=as_str(text["label"]),
+            kind=as_str(text["kind"]),
+            predicted=as_str(text["predicted"]),
+            model_version=as_str(text["model_version"]),
+            user_hash=as_str(text["user_hash"]),
             created_at=float(text["created_at"]),
-            status=text["status"].decode(),
-            crops=np.frombuffer(text["crops"], dtype=np.uint8).reshape(count, 28, 28),
+            status=as_str(text["status"]),
+            crops=np.frombuffer(as_bytes(text["crops"]), dtype=np.uint8).reshape(count, 28, 28),
         )
 
     def samples(self, *, status: str | None = None, limit: int | None = None) -> list[Sample]:
         """Stored samples, newest first; expired ones are dropped from the index on the way."""
         self.expire_old()
-        ids = [i.decode() for i in self.connection.zrevrange(ALL_SAMPLES, 0, -1)]
+        # Without `withscores` ZREVRANGE answers the members alone.
+        members = cast("list[bytes | str]", self.connection.zrevrange(ALL_SAMPLES, 0, -1))
+        ids = [as_str(i) for i in members]
         found: list[Sample] = []
         for sample_id in ids:
             sample = self.get(sample_id)
@@ -296,7 +300,7 @@ class FeedbackStore:
     # -- privacy and moderation --------------------------------------------------------------
     def forget_user(self, user_hash: str) -> int:
         """Delete everything stored for a user; return how many samples were removed."""
-        ids = [i.decode() for i in self.connection.smembers(user_samples_key(user_hash))]
+        ids = [as_str(i) for i in self.connection.smembers(user_samples_key(user_hash))]
         removed = 0
         with self.connection.pipeline() as pipe:
             for sample_id in ids:
@@ -348,7 +352,7 @@ class FeedbackStore:
         return True
 
     def _user_sample_ids(self, user_hash: str) -> list[str]:
-        return [i.decode() for i in self.connection.smembers(user_samples_key(user_hash))]
+        return [as_str(i) for i in self.connection.smembers(user_samples_key(user_hash))]
 
     def _exclude_sample(self, sample_id: str) -> bool:
         key = SAMPLE_PREFIX + sample_id
@@ -366,7 +370,7 @@ class FeedbackStore:
         before = self.connection.hget(key, STATUS_BEFORE_EXCLUSION)
         if before is None:
             return False
-        status = before.decode()
+        status = as_str(before)
         with self.connection.pipeline() as pipe:
             pipe.hset(key, "status", status)
             pipe.hdel(key, STATUS_BEFORE_EXCLUSION)

@@ -1,5 +1,9 @@
 """Redis key names, in one place so every process agrees on them."""
 
+from __future__ import annotations
+
+from digitbot import job_names
+
 PREFIX = "digitbot"
 
 
@@ -49,7 +53,7 @@ STATS_KEY = f"{PREFIX}:stats"
 # Retraining: the last run's outcome (JSON) and the fixed job id that deduplicates triggers.
 LAST_TRAINING_KEY = f"{PREFIX}:training:last"
 RETRAIN_JOB_ID = "retrain-digitnet"
-RETRAIN_JOB = "training.jobs.retrain"
+RETRAIN_JOB = job_names.RETRAIN
 
 
 def rate_limit_key(scope: str, client: str) -> str:

@@ -25,9 +25,9 @@ def run_models(connection: redis.Redis, action: str, version: str | None) -> int
             if champion is None:
                 print("(no champion yet: workers publish the shipped model on first start)")
         elif action == "show":
-            info = registry.get(version or registry.champion_version() or "")
-            assert info is not None
-            print(json.dumps(info.metadata, indent=2, sort_keys=True))
+            shown = registry.get(version or registry.champion_version() or "")
+            assert shown is not None
+            print(json.dumps(shown.metadata, indent=2, sort_keys=True))
         elif action == "promote":
             if not version:
                 print("digitbot models promote: name the version to promote")

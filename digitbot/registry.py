@@ -14,12 +14,13 @@ import hashlib
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
 from digitbot import keys
 from digitbot.errors import DigitbotError
+from digitbot.replies import as_bytes, as_str
 
 DEFAULT_KEEP = 8
 HISTORY_KEY = f"{keys.PREFIX}:models:history"
@@ -75,7 +76,7 @@ class ModelRegistry:
 
     def versions(self) -> list[ModelInfo]:
         """All stored versions, newest first."""
-        names = [v.decode() for v in self.connection.zrevrange(keys.MODEL_INDEX_KEY, 0, -1)]
+        names = self._index()
         return [info for name in names if (info := self.get(name, missing_ok=True)) is not None]
 
     def get(self, version: str, *, missing_ok: bool = False) -> ModelInfo | None:
@@ -90,11 +91,11 @@ class ModelRegistry:
         data = self.connection.get(keys.model_blob_key(version))
         if data is None:
             raise RegistryError(f"model version {version!r} has no artifact")
-        return bytes(data)
+        return as_bytes(data)
 
     def champion_version(self) -> str | None:
         value = self.connection.get(keys.CHAMPION_KEY)
-        return value.decode() if value is not None else None
+        return as_str(value) if value is not None else None
 
     def champion(self) -> ModelInfo | None:
         version = self.champion_version()
@@ -140,6 +141,12 @@ class ModelRegistry:
                 break
         raise RegistryError("there is no earlier champion to roll back to")
 
+    def _index(self) -> list[str]:
+        """Every stored version, newest first."""
+        # Without `withscores` ZREVRANGE answers the members alone.
+        members = cast("list[bytes | str]", self.connection.zrevrange(keys.MODEL_INDEX_KEY, 0, -1))
+        return [as_str(v) for v in members]
+
     def prune(self) -> list[str]:
         """Keep the newest `keep` versions, never deleting the champion or its predecessor."""
         protected = {self.champion_version()}
@@ -147,7 +154,7 @@ class ModelRegistry:
             if event.get("event") == "promote":
                 protected.add(event.get("previous"))
                 break
-        names = [v.decode() for v in self.connection.zrevrange(keys.MODEL_INDEX_KEY, 0, -1)]
+        names = self._index()
         removed = [name for name in names[self.keep :] if name not in protected]
         if removed:
             with self.connection.pipeline() as pipe:

@@ -1,8 +1,9 @@
 """`digitbot up`: everything on one machine, stopped together with Ctrl-C.
 
-With no REDIS_URL it starts an embedded redis-server (persistent, loopback only), then the
-worker pool, then the bot when TELEGRAM_BOT_TOKEN is set. A component that dies is restarted;
-SIGINT/SIGTERM stops all of it and leaves no process behind.
+With no REDIS_URL it starts an embedded redis-server (persistent, loopback only, with a fresh
+random password that only its REDIS_URL carries), then the worker pool, then the bot when
+TELEGRAM_BOT_TOKEN is set. A component that dies is restarted; SIGINT/SIGTERM stops all of it
+and leaves no process behind.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from digitbot.errors import ConfigurationError
 from digitbot.logs import configure_logging
 from digitbot.procutil import die_with_parent
-from digitbot.redis_server import EmbeddedRedis, free_port, port_is_free
-from digitbot.settings import Settings
+from digitbot.redis_server import EmbeddedRedis, free_port, new_password, port_is_free
+from digitbot.settings import Settings, redis_url_for_display
 
 log = logging.getLogger("digitbot.up")
 
@@ -42,6 +43,8 @@ class Component:
 
 
 def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: int) -> int:
+    if settings.redis_url:
+        settings.require_worker_redis_url()  # refuse now, not in every worker restart
     configure_logging("up")
     stop_requested = False
 
@@ -56,9 +59,11 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: i
     redis_url = settings.redis_url
     if not redis_url:
         port = redis_port if port_is_free(redis_port) else free_port()
-        embedded = EmbeddedRedis(settings.home / "redis", port=port).start()
+        # Any user of this host can reach a loopback port: a password keeps them out.
+        embedded = EmbeddedRedis(settings.home / "redis", port=port, password=new_password())
+        embedded.start()
         redis_url = embedded.url
-        log.info("embedded Redis on %s (data in %s)", redis_url, embedded.data_dir)
+        log.info("embedded Redis on %s (data in %s)", embedded.display_url, embedded.data_dir)
     env = {**os.environ, "REDIS_URL": redis_url}
     cli = [sys.executable, "-m", "digitbot.cli"]
     components = [
@@ -134,10 +139,13 @@ def _print_summary(
         "digitbot is up:",
         f"  web page   http://127.0.0.1:{web_port}/  (status and RQ dashboard at /status and "
         "/rq need DIGITBOT_WEB_USER and DIGITBOT_WEB_PASSWORD)",
-        f"  Redis      {redis_url}{' (embedded)' if embedded else ''}",
+        f"  Redis      {redis_url_for_display(redis_url)}{' (embedded)' if embedded else ''}",
         f"  workers    {workers} recognition process(es), 1 training process",
         "  scheduler  retraining on DIGITBOT_RETRAIN_CRON (default Sundays 03:00)",
     ]
+    if embedded:
+        # The one place the password is shown: the operator needs it for `digitbot models` etc.
+        lines.append(f"  second terminal:  export REDIS_URL={redis_url}")
     if settings.telegram_token:
         lines.append(f"  bot        polling {settings.telegram_api_url}<token>/getUpdates")
     else:

@@ -62,6 +62,18 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         metavar="N",
         help="and on crops from N photos of 1s and 7s in continental handwriting",
     )
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL",
+        help="fine-tune this .keras model (e.g. digitbot/models/champion.keras) instead of "
+        "training a new one",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=1e-4,
+        help="constant learning rate with --init-from (default 1e-4)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
@@ -105,6 +117,8 @@ def run_train(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 photo_crops=recipe,
                 verbose=0 if args.quiet else 1,
+                init_from=Path(args.init_from) if args.init_from else None,
+                learning_rate=args.learning_rate,
             )
             results.append(result.metrics)
             print(

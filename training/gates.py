@@ -15,6 +15,10 @@ from worker.reading import read_photo
 
 GATE_PHOTOS_PER_SET = 100
 GATE_PHOTO_SETS = ("mnist-single", "numbers", "negatives")
+# Sources we did not render for training (training.cross_source): a candidate worse on any of
+# them is refused like one worse on our benchmark.
+GATE_MNIST_FILE_SETS = ("as-is", "small-on-page")
+GATE_HELDOUT_SETS = ("single", "negatives")
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,9 @@ def load_gate_data(
     photos_per_set: int | None = None,
     mnist_limit: int | None = None,
 ) -> GateData:
+    from training.cross_source import mnist_file_sets
     from training.datasets import load_mnist
+    from training.heldout_photos import build_heldout_set
     from training.photo_synth import build_photo_set
 
     data = load_mnist(home)
@@ -46,6 +52,11 @@ def load_gate_data(
     if count > 0:
         for name in GATE_PHOTO_SETS:
             photos[name] = build_photo_set(name, None if name == "negatives" else source, count)
+        files = mnist_file_sets(source, count)
+        for name in GATE_MNIST_FILE_SETS:
+            photos[f"mnist-files/{name}"] = files[name]
+        for name in GATE_HELDOUT_SETS:
+            photos[f"heldout/{name}"] = build_heldout_set(name, source, count)
     return GateData(data.x_test[:mnist_limit], data.y_test[:mnist_limit], corrections, photos)
 
 

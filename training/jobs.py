@@ -80,7 +80,7 @@ def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
     ):
         value = request.get(name)
         if value is None:
-            value = os.environ.get(f"DIGITBOT_RETRAIN_{name.upper()}", default)
+            value = os.environ.get(f"DIGITBOT_RETRAIN_{name.upper()}", str(default))
         counts.append(int(value))
     if not any(counts):
         return None
@@ -96,7 +96,7 @@ def run_retraining(
 
     started = time.time()
     corrections = load_corrections(connection)
-    epochs = int(request.get("epochs") or os.environ.get("DIGITBOT_RETRAIN_EPOCHS", 0)) or None
+    epochs = int(request.get("epochs") or os.environ.get("DIGITBOT_RETRAIN_EPOCHS", "0")) or None
     limit = request.get("limit")
     reporter.start(
         f"Retraining started: {PRODUCTION_ARCH} on MNIST + {corrections.train.size} corrected "

@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 # Bump when the rendering, the restyling (handwriting_styles) or the preprocessing changes what
 # crops come out: the cache key.
-RECIPE_VERSION = 1
+RECIPE_VERSION = 2
 CACHE_DIR = Path("datasets")
 # Photos are rendered at about the size preprocessing works at (it scales larger ones down to
 # 640 px), which keeps rendering cheap.
@@ -55,8 +55,8 @@ CHUNK_SIZE = 250
 MAX_CROPS_PER_NEGATIVE = 3
 # The kinds of non-digit photos that leave ink for the model to see, and how often each is
 # drawn. Dots are left out: scaled up to a 20-px box a dot is a filled ring, a fair "0".
-NEGATIVE_KINDS = ("letters", "scribble", "dash", "ruled", "blank")
-NEGATIVE_WEIGHTS = (0.45, 0.35, 0.08, 0.06, 0.06)
+NEGATIVE_KINDS = ("letters", "scribble", "dash", "ruled", "blank", "symbol", "hatching")
+NEGATIVE_WEIGHTS = (0.3, 0.2, 0.06, 0.06, 0.08, 0.24, 0.06)
 # A crop whose ink is at most this wide (of 20 px tall) is a stroke any reader would call a
 # "1": the upright of a "k", a vertical ruling. It is not taught as "not a digit".
 STICK_MAX_WIDTH = 7
@@ -219,7 +219,8 @@ def low_resolution(image: np.ndarray) -> np.ndarray:
     small = Image.fromarray(square).resize(
         (LOW_RESOLUTION_SIDE, LOW_RESOLUTION_SIDE), Image.Resampling.BOX
     )
-    levels = np.rint(np.asarray(small) / max(1e-6, float(np.max(small))) * LOW_RESOLUTION_LEVELS)
+    pixels = np.asarray(small)
+    levels = np.rint(pixels / max(1e-6, float(np.max(pixels))) * LOW_RESOLUTION_LEVELS)
     return mnist_style(levels / LOW_RESOLUTION_LEVELS)
 
 

@@ -39,6 +39,9 @@ RULING_WEIGHTS = (0.45, 0.35, 0.2)
 EXIF_ORIENTATIONS = (3, 6, 8)
 EXIF_TAGGED_SHARE = 0.25
 NEGATIVE_KINDS = ("blank", "ruled", "dash", "dot", "letters", "scribble")
+# Kinds only the training crops draw (training.negative_symbols); the benchmark's negatives
+# set keeps NEGATIVE_KINDS, so its photos stay the same.
+TRAINING_ONLY_NEGATIVE_KINDS = ("symbol", "hatching")
 # Letters that do not pass for a digit when handwritten (no O, l, S, Z, B, G, q, ...).
 LETTERS = "acefhkmnprtuvwxACEFHKMNPRUVWX"
 # Skeletons are traced at most this tall, then drawn at photo size, from the ink above one of
@@ -310,6 +313,17 @@ def _polyline_strokes(points: np.ndarray) -> _Strokes:
     width, height = (np.ceil(points.max(axis=0)) + 2).astype(int)
     image = Image.new("1", (int(width), int(height)), 0)
     ImageDraw.Draw(image).line([tuple(p) for p in points.tolist()], fill=1, width=1)
+    return _Strokes(np.asarray(image, dtype=bool))
+
+
+def _polylines_strokes(lines: Sequence[np.ndarray]) -> _Strokes:
+    """Several polylines of (x, y), in one picture, as centre lines."""
+    low = np.min([line.min(axis=0) for line in lines], axis=0) - 1
+    width, height = np.ceil(np.max([line.max(axis=0) for line in lines], axis=0) - low) + 2
+    image = Image.new("1", (int(width), int(height)), 0)
+    draw = ImageDraw.Draw(image)
+    for line in lines:
+        draw.line([tuple(p) for p in (line - low).tolist()], fill=1, width=1)
     return _Strokes(np.asarray(image, dtype=bool))
 
 
@@ -658,8 +672,9 @@ def _render_negative(
     rng: np.random.Generator, kind: str | None, max_side: int | None = None
 ) -> tuple[bytes, dict[str, Any]]:
     kind = kind or str(rng.choice(NEGATIVE_KINDS))
-    if kind not in NEGATIVE_KINDS:
-        raise ValueError(f"unknown negative kind {kind!r}; expected one of {NEGATIVE_KINDS}")
+    known = NEGATIVE_KINDS + TRAINING_ONLY_NEGATIVE_KINDS
+    if kind not in known:
+        raise ValueError(f"unknown negative kind {kind!r}; expected one of {known}")
     style = random_style(rng, num_digits=3 if kind == "letters" else 1, max_side=max_side)
     if kind == "ruled" and style.ruling == "none":
         style = replace(
@@ -690,6 +705,12 @@ def _render_negative(
         row, boxes = _row_of([_letter_lines(c, height) for c in text], height, rng)
     elif kind == "scribble":
         row, boxes = _row_of([_scribble_lines(height, rng)], height, rng)
+    elif kind in TRAINING_ONLY_NEGATIVE_KINDS:
+        from training.negative_symbols import hatching_polylines, symbol_polylines
+
+        lines = symbol_polylines(rng) if kind == "symbol" else hatching_polylines(rng)
+        size = height * rng.uniform(0.7, 1.5)
+        row, boxes = _row_of([_polylines_strokes([line * size for line in lines])], height, rng)
     data, _ = _photograph(style, rng, row, boxes, radius)
     return data, {"style": asdict(style), "boxes": [], "kind": kind}
 

@@ -36,6 +36,8 @@ TENSORBOARD_DIR = "tensorboard"
 REPORTS_DIR = "reports"
 VERSION_TIME_FORMAT = "%Y%m%d-%H%M%S"
 EVALUATION_BATCH_SIZE = 500
+# Fine-tuning a trained model (`init_from`): small steps keep what it knows.
+FINE_TUNE_LEARNING_RATE = 1e-4
 
 
 @dataclass(frozen=True)
@@ -113,13 +115,17 @@ def train(
     extra_train: tuple[np.ndarray, np.ndarray] | None = None,
     photo_crops: CropRecipe | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    init_from: Path | None = None,
+    learning_rate: float = FINE_TUNE_LEARNING_RATE,
 ) -> TrainResult:
     """Train `arch` on MNIST's training set (the first `limit` images if given) and report.
 
     `extra_train` (uint8 (n, 28, 28) images, labels) is added to the training images, e.g.
     user corrections. `photo_crops` adds digits and non-digits read from rendered photos
     (training/photo_crops.py); its non-digits give the model an 11th class, "not a digit".
-    `callbacks` run alongside ours (progress reporting). Unset settings come
+    `callbacks` run alongside ours (progress reporting). `init_from` (a .keras file of the
+    same architecture and classes, e.g. the champion) fine-tunes that model at a constant
+    `learning_rate` instead of training a new one with the recipe's schedule. Unset settings come
     from the architecture's own recipe. Evaluation always uses the full 10k test set. When the
     architecture has no validation split, the per-epoch validation curve is drawn on the test
     set; it only informs the plot, nothing is selected on it.
@@ -155,12 +161,14 @@ def train(
     targets_test = keras.utils.to_categorical(data.y_test, num_classes)
 
     model = architecture.build(num_classes)
+    if init_from is not None:
+        model = _starting_from(init_from, model, learning_rate)
     trainer = with_augmentation(model, seed) if augment else model
     all_callbacks: list[keras.callbacks.Callback] = [
         keras.callbacks.TensorBoard(log_dir=str(out_dir / TENSORBOARD_DIR)),
         *callbacks,
     ]
-    if architecture.learning_rate_schedule is not None:
+    if architecture.learning_rate_schedule is not None and init_from is None:
         num_fit = len(x_train) * (1.0 - architecture.validation_split)
         steps = epochs * int(np.ceil(num_fit / batch_size))
         all_callbacks.append(ProgressLearningRate(architecture.learning_rate_schedule, steps))
@@ -217,6 +225,7 @@ def train(
         "extra_train_images": num_extra,
         "photo_crops": crop_stats,
         "seed": seed,
+        "init_from": str(init_from) if init_from else None,
         **{k: round(v, 3) for k, v in reports.time_inference(model, x_test[:1]).items()},
         "model_bytes": model_path.stat().st_size,
         "calibration": calibration,
@@ -234,6 +243,22 @@ def train(
     reports.plot_confusion_matrix(out_dir, counts, title)
     reports.plot_misclassified(out_dir, data.x_test, data.y_test, probabilities)
     return TrainResult(version, arch, out_dir, model_path, metrics)
+
+
+def _starting_from(path: Path, fresh: keras.Model, learning_rate: float) -> keras.Model:
+    """The model stored at `path`, compiled like `fresh` (same loss) at a constant rate."""
+    model = keras.saving.load_model(path, compile=False)
+    if model.output_shape != fresh.output_shape or model.input_shape != fresh.input_shape:
+        raise ValueError(
+            f"{path} takes {model.input_shape} and gives {model.output_shape}; fine-tuning needs "
+            f"the architecture's {fresh.input_shape} -> {fresh.output_shape}"
+        )
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss=fresh.loss,
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model
 
 
 def check_extra_train(extra: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:

@@ -64,7 +64,9 @@ def _photo_with_boxes(
         pixels = pixels * 255
     image = Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).convert("RGB")
     scale = PHOTO_WIDTH / image.width
-    image = image.resize((PHOTO_WIDTH, max(1, round(image.height * scale))), Image.BILINEAR)
+    image = image.resize(
+        (PHOTO_WIDTH, max(1, round(image.height * scale))), Image.Resampling.BILINEAR
+    )
     draw = ImageDraw.Draw(image)
     for guess in result.digits:
         x0, y0, x1, y1 = (round(v * scale) for v in guess.box)
@@ -86,7 +88,7 @@ def _digit_row(
     width = side + 20 + 10 * (BAR_WIDTH + 4)
     row = Image.new("RGB", (width, side + 18), BACKGROUND)
     model_input = Image.fromarray(to_uint8(crop))
-    row.paste(model_input.resize((side, side), Image.NEAREST).convert("RGB"), (0, 0))
+    row.paste(model_input.resize((side, side), Image.Resampling.NEAREST).convert("RGB"), (0, 0))
     draw = ImageDraw.Draw(row)
     best = int(np.argmax(probabilities)) if probabilities.any() else -1
     left = side + 20

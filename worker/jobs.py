@@ -19,11 +19,12 @@ import redis
 from rq import get_current_job
 from rq.job import Job
 
-from digitbot import defaults, keys, stats
+from digitbot import defaults, job_names, keys, stats
 from digitbot.claims import ClaimBook
 from digitbot.errors import DigitbotError
 from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
+from digitbot.replies import as_bytes
 from worker.batch import BatchItem, claim_batch, read_batch, record_batch
 from worker.explain import render_explanation
 from worker.reading import Reading, read_photo
@@ -33,9 +34,9 @@ from worker.telegram_reply import PossiblyDelivered
 
 log = logging.getLogger(__name__)
 
-RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
-EXPLAIN_PHOTO = "worker.jobs.explain_photo"
-ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
+RECOGNIZE_PHOTO = job_names.RECOGNIZE_PHOTO
+EXPLAIN_PHOTO = job_names.EXPLAIN_PHOTO
+ON_RECOGNITION_FAILURE = job_names.ON_RECOGNITION_FAILURE
 EXPLAIN_BUTTON_TEXT = "🔍 How I read it"
 RIGHT_BUTTON_TEXT = "✅ right"
 CORRECT_BUTTON_TEXT = "✏️ correct it"
@@ -167,7 +168,7 @@ def explain_photo(data: dict[str, Any]) -> dict[str, Any]:
         runtime.replier.send_message(chat_id, EXPLAIN_EXPIRED_TEXT, reply_to_message_id=reply_to)
         return {"error": "photo-missing"}
     model = runtime.model
-    reading = read_photo(bytes(photo), model)
+    reading = read_photo(as_bytes(photo), model)
     pre = reading.preprocessed
     png = render_explanation(pre.stages["gray"], pre.crops, pre.boxes, reading.recognition)
     caption = format_answer(reading.recognition).split("\n")[0]
@@ -241,7 +242,7 @@ def _current_job() -> Job:
 
 def _already_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:
     mark = connection.get(keys.answer_key(request.chat_id, request.message_id))
-    return mark is not None and mark.startswith(MARK_SENT.encode())
+    return mark is not None and as_bytes(mark).startswith(MARK_SENT.encode())
 
 
 def _is_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:

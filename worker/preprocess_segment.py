@@ -58,6 +58,9 @@ MIN_RELATIVE_STROKE = 0.5
 # A candidate whose edges are softer than this share of the typical candidate's (weighted by
 # ink) is the rim of a shadow: ink written on one sheet has edges of much the same sharpness.
 MIN_RELATIVE_SHARPNESS = 0.4
+# A border mark of a clean picture filling more of its box than this is a solid region (no
+# handwritten digit fills 60 % of its box; a marker 8 about 45 %).
+SOLID_FILL = 0.6
 # Digits of one number overlap vertically by at least this share of the shorter one.
 ROW_OVERLAP = 0.25
 
@@ -82,13 +85,16 @@ def segment_digits(
     steps: np.ndarray | None = None,
     contrast: np.ndarray | None = None,
     labels: np.ndarray | None = None,
+    photo: bool = True,
 ) -> Segmentation:
     """Find the digits in an ink mask, left to right, or say why there are none.
 
     `steps` marks where the background estimate is unreliable (see `preprocess_ink`);
     components lying mostly there are dropped. With `contrast`, marks whose edges are soft
     (the rim of a shadow) are dropped too: ink has sharp edges. `labels` may hold the mask's
-    8-connected components already (numbered in any order).
+    8-connected components already (numbered in any order). `photo=False` says the mask
+    comes from a clean picture (even paper, see `preprocess_clean`): there is no sheet edge,
+    shadow or background step to tell from ink, so those rules are off.
     """
     height, width = binary.shape
     if labels is None:
@@ -123,8 +129,13 @@ def segment_digits(
         return Segmentation(labels, [], REASON_TOO_MANY)
     # Marks cut by the frame are the sheet's edge, a shadow or a neighbour's writing far more
     # often than the digit the user aimed at; keep them only when there is nothing else.
-    inside = [g for g in groups if not g.touches_border]
-    groups = inside or [g for g in groups if not _is_page_edge(g, width, height)]
+    if photo:
+        inside = [g for g in groups if not g.touches_border]
+        groups = inside or [g for g in groups if not _is_page_edge(g, width, height)]
+    else:
+        # A clean picture may be framed tightly round its digit (a 0 filling a screenshot),
+        # so marks at the border stay unless they are a solid region or a line along it.
+        groups = [g for g in groups if not _is_solid_edge(g, width, height)]
     if not groups:
         return Segmentation(labels, [], REASON_BLANK)
 
@@ -136,7 +147,7 @@ def segment_digits(
     if max(g.height for g in groups) < min_height:
         return Segmentation(labels, [], REASON_TOO_SMALL)
     shaped = [g for g in groups if g.height >= min_height and _is_digit_shaped(g, labels)]
-    if contrast is not None:
+    if contrast is not None and photo:
         shaped = _sharp_edged(shaped, labels, contrast)
     shaped = _without_hairlines(shaped, labels)
     if not shaped:
@@ -163,6 +174,17 @@ def _is_page_edge(group: Group, width: int, height: int) -> bool:
     # Along the border and long, and either mostly empty box (an edge line) or filling both
     # directions (a dark table or shadow region); a digit filling the frame is neither.
     return (spans_x and spans_y) or ((spans_x or spans_y) and fill < 0.15)
+
+
+def _is_solid_edge(group: Group, width: int, height: int) -> bool:
+    """A border mark of a clean picture that is no digit: a filled region spanning the frame
+    (the table beyond the sheet) or a long, sparse line along it (the sheet's edge)."""
+    if not group.touches_border:
+        return False
+    spans_x = group.width > 0.6 * width
+    spans_y = group.height > 0.6 * height
+    fill = group.area / max(1, group.width * group.height)
+    return ((spans_x or spans_y) and fill > SOLID_FILL) or ((spans_x or spans_y) and fill < 0.15)
 
 
 def _sharp_edged(groups: list[Group], labels: np.ndarray, contrast: np.ndarray) -> list[Group]:

@@ -4,6 +4,10 @@ RQ's forking Worker hangs when TensorFlow was loaded in the parent, and forking 
 reload the model each time; a SimpleWorker runs jobs in its own process and keeps the model warm.
 Run one with `python -m worker.rq_worker --name NAME --queues recognition`; `digitbot worker`
 supervises several.
+
+RQ imports and calls whatever function a job names, and anyone who can write to Redis can
+queue a job: a DigitWorker runs only the functions in digitbot.job_names (AllowListedJob), and
+refuses a password-less Redis off this host (DIGITBOT_ALLOW_UNAUTHENTICATED_REDIS=1 overrides).
 """
 
 from __future__ import annotations
@@ -12,13 +16,17 @@ import argparse
 import logging
 import os
 import socket
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import redis
 from rq import SimpleWorker
+from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from digitbot import defaults, keys
+from digitbot import defaults, job_names, keys
+from digitbot.errors import ConfigurationError
 from digitbot.logs import configure_logging
 from digitbot.settings import Settings
 from worker.device import DeviceInfo
@@ -31,13 +39,91 @@ MAINTENANCE_INTERVAL_SECONDS = 30
 WORKER_INFO_TTL_SECONDS = 7 * 24 * 3600
 
 
+class ForbiddenJobError(Exception):
+    """A job names a function (or callback) that digitbot workers do not run."""
+
+
+class AllowListedJob(Job):
+    """A Job whose function and callbacks resolve only when digitbot.job_names lists them.
+
+    The check runs where RQ would import the function (`func`), so a refused job fails through
+    RQ's own failure path, into the FailedJobRegistry with this error, without its function
+    ever being imported or called.
+    """
+
+    def refusal(self) -> str | None:
+        """Why this job may not run, or None when it may."""
+        name = self.func_name
+        if self.instance is not None:
+            return f"job {self.id} calls a method {name!r} of an object; we run module functions"
+        if name not in job_names.JOB_FUNCTIONS:
+            return f"job {self.id} names {name!r}, which is not a digitbot job function"
+        for callback in self._callback_names():
+            if callback not in job_names.JOB_CALLBACKS:
+                return f"job {self.id} names the callback {callback!r}, which is not a digitbot one"
+        return None
+
+    @property
+    def func(self) -> Callable[..., Any]:
+        refusal = self.refusal()
+        if refusal is not None:
+            self.retries_left = 0  # no retry can make it allowed
+            raise ForbiddenJobError(refusal)
+        return super().func
+
+    # A job's func is checked first, but RQ also runs a failure callback when it cleans up an
+    # abandoned job, outside any try: an unlisted callback is skipped there, not raised.
+    @property
+    def success_callback(self) -> Any:
+        return super().success_callback if self._callback_allowed("success") else None
+
+    @property
+    def failure_callback(self) -> Any:
+        return super().failure_callback if self._callback_allowed("failure") else None
+
+    @property
+    def stopped_callback(self) -> Any:
+        return super().stopped_callback if self._callback_allowed("stopped") else None
+
+    def send_webhooks(self, status: Any, *, exc_string: str | None = None) -> None:
+        # We queue no webhooks; one in a job came from someone else and would post our
+        # results (or errors) to their address.
+        if self.webhooks:
+            log.error("job %s carries webhooks; not sending them", self.id)
+
+    def _callback_names(self) -> list[str]:
+        names = (
+            self._success_callback_name,
+            self._failure_callback_name,
+            self._stopped_callback_name,
+        )
+        return [name for name in names if name]
+
+    def _callback_allowed(self, kind: str) -> bool:
+        name = getattr(self, f"_{kind}_callback_name")
+        if not name or name in job_names.JOB_CALLBACKS:
+            return True
+        log.error("job %s: not running its %s callback %r (not ours)", self.id, kind, name)
+        return False
+
+
 class DigitWorker(SimpleWorker):
-    """SimpleWorker with JSON jobs and the model loaded up front."""
+    """SimpleWorker with JSON jobs, only our job functions, and the model loaded up front."""
+
+    job_class = AllowListedJob
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("serializer", JSONSerializer)
         kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL_SECONDS)
+        job_class = kwargs.pop("job_class", AllowListedJob)
+        if not (isinstance(job_class, type) and issubclass(job_class, AllowListedJob)):
+            raise TypeError("a DigitWorker runs AllowListedJob (sub)classes only")
+        kwargs["job_class"] = job_class
         super().__init__(*args, **kwargs)
+        # Queues passed in as objects keep their own job class, which RQ's registry clean-up
+        # uses to run failure callbacks: make it ours too.
+        for queue in self.queues:
+            queue.job_class = job_class
 
     def work(self, *args: Any, **kwargs: Any) -> bool:
         device = get_runtime().device
@@ -97,8 +183,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-scheduler", action="store_true")
     args = parser.parse_args(argv)
     configure_logging("worker")
-    settings = Settings.from_env()
-    connection = connect(settings.require_redis_url())
+    try:
+        settings = Settings.from_env()
+        connection = connect(settings.require_worker_redis_url())
+    except ConfigurationError as exc:
+        print(f"digitbot worker: {exc}", file=sys.stderr, flush=True)
+        return 2
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     if defaults.QUEUE_TRAINING not in queues:  # training wants every core
         limit_compute_threads()

@@ -27,6 +27,8 @@ from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
 from digitbot.procutil import die_with_parent
+from digitbot.replies import as_str
+from digitbot.settings import Settings, refuse_unauthenticated_remote
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,9 @@ class WorkerPool:
     """Starts, watches and restarts worker processes; stops them cleanly on SIGTERM/SIGINT."""
 
     def __init__(self, redis_url: str, queues: list[str], processes: int) -> None:
+        # Refused here, once, rather than by each worker it would start and restart.
+        allowed = Settings.from_env().allow_unauthenticated_redis
+        refuse_unauthenticated_remote(redis_url, allowed=allowed)
         self.redis_url = redis_url
         self.queues = queues
         self.slots = [Slot(index=i) for i in range(processes)]
@@ -184,7 +189,7 @@ def rescue_stranded_jobs(
     now = time.monotonic() if now is None else now
     queue = Queue(queue_name, connection=connection, serializer=JSONSerializer)
     key = IntermediateQueue.get_intermediate_queue_key(queue.key)
-    waiting = [j.decode() for j in connection.lrange(key, 0, -1)]
+    waiting = [as_str(j) for j in connection.lrange(key, 0, -1)]
     for stale in set(seen) - set(waiting):
         del seen[stale]
     if not waiting:

@@ -102,7 +102,9 @@ def apply_cuts(
             best[option.index] = (score, number)
     if not best:
         return crops, boxes, rows[:count]
-    out_crops, out_boxes, out_rows = [], [], []
+    out_crops: list[np.ndarray] = []
+    out_boxes: list[tuple[int, int, int, int]] = []
+    out_rows: list[np.ndarray] = []
     for index in range(count):
         if index in best:
             number = best[index][1]

@@ -190,3 +190,14 @@ def test_another_draw_is_new_photos_of_the_same_sets(monkeypatch: pytest.MonkeyP
         assert [s.data for s in benchmark[name]] == [s.data for s in expected]
         assert [s.data for s in again[name]] == [s.data for s in expected]
         assert not {s.data for s in other[name]} & {s.data for s in expected}
+
+
+@pytest.mark.parametrize("kind", ["symbol", "hatching"])
+def test_training_only_negatives_render_and_leave_the_benchmark_kinds_alone(kind: str) -> None:
+    from training.photo_synth import NEGATIVE_KINDS, TRAINING_ONLY_NEGATIVE_KINDS, render_negative
+
+    assert kind in TRAINING_ONLY_NEGATIVE_KINDS and kind not in NEGATIVE_KINDS
+    data = render_negative(np.random.default_rng(4), kind=kind, max_side=320)
+    image = Image.open(io.BytesIO(data))
+    assert max(image.size) <= 320
+    assert np.asarray(image.convert("L")).std() > 1.0  # something was drawn on the paper

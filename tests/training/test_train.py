@@ -166,3 +166,23 @@ def test_photo_crops_add_the_not_a_digit_class(home: Path, monkeypatch: pytest.M
     # Without them the model keeps ten classes.
     plain = train("mlp", home=home, epochs=1, limit=200, verbose=0)
     assert plain.metrics["num_classes"] == 10 and plain.metrics["photo_crops"] == {}
+
+
+def test_fine_tuning_starts_from_the_given_model_and_refuses_another_shape(
+    home: Path, stand_in_mnist: MnistData
+) -> None:
+    first = train("mlp", home=home, epochs=1, verbose=0)
+    tuned = train("mlp", home=home, epochs=1, verbose=0, init_from=first.model_path,
+                  learning_rate=0.0)  # fmt: skip
+    # At learning rate 0 the weights cannot move: the tuned model is the one it started from.
+    before = keras.saving.load_model(first.model_path, compile=False)
+    after = keras.saving.load_model(tuned.model_path, compile=False)
+    for old, new in zip(before.get_weights(), after.get_weights(), strict=True):
+        np.testing.assert_array_equal(old, new)
+    assert tuned.metrics["init_from"] == str(first.model_path)
+    other = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, activation="softmax")])  # fmt: skip
+    other_path = home / "three-classes.keras"
+    other.save(other_path)
+    with pytest.raises(ValueError, match="fine-tuning needs"):
+        train("mlp", home=home, epochs=1, verbose=0, init_from=other_path)

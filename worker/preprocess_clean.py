@@ -1,0 +1,123 @@
+"""Where a clean picture becomes an ink mask: screenshots, scans, canvases, image files of
+datasets (MNIST as PNG), photos of a sheet in even light.
+
+Such a picture has two levels, paper and ink, and the paper is the same everywhere. Then one
+global threshold (Otsu's) separates them better than the photo path of `preprocess_ink`,
+whose local background estimate, step and ruled-line detection exist for uneven light and
+would take a frame-filling or soft-edged (anti-aliased, enlarged) digit for background.
+
+`is_clean` decides which path a picture takes; it looks only at the paper's evenness and the
+separation of the two levels, never at the shape of the marks.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from worker.preprocess_ink import InkMaps, hysteresis
+
+# The paper is even: the median paper level of each cell of a CLEAN_GRID x CLEAN_GRID split
+# differs from the others by at most this much (of [0, 1] gray), and its noise (MAD) is at
+# most CLEAN_MAX_NOISE.
+CLEAN_GRID = 4
+CLEAN_MAX_SPREAD = 0.06
+CLEAN_MAX_NOISE = 0.03
+# Ink and paper are far apart: their medians differ by at least this much...
+CLEAN_MIN_SEPARATION = 0.3
+# ...and ink, the minority level, covers at most this share of the picture (a marker digit
+# filling its frame covers about 40 %).
+CLEAN_MAX_INK_SHARE = 0.5
+# Ink is strokes: at least this share of its pixels lies within CLEAN_STROKE_REACH (of the
+# picture's short side) of paper. A shadow or the table beside the sheet is also a second
+# level, but a wide one.
+CLEAN_MIN_NEAR_PAPER = 0.9
+CLEAN_STROKE_REACH = 0.12
+# Hysteresis: pixels darker than paper by this share of the threshold's depth join the ink
+# when they touch it (the faint, thin parts of a pen stroke).
+WEAK_INK_SHARE = 0.5
+# A cell with fewer paper pixels than this share tells nothing about the paper's level.
+MIN_CELL_PAPER_SHARE = 0.2
+CELL_PAPER_QUANTILE = 0.75
+
+
+def is_clean(gray: np.ndarray) -> bool:
+    """True when `gray` (float32 [0, 1]) is two even levels: paper and a minority of ink."""
+    split = _split(gray)
+    if split is None:
+        return False
+    threshold, dark_ink = split
+    paper = gray > threshold if dark_ink else gray <= threshold
+    ink_share = 1.0 - float(paper.mean())
+    if not 0.0 < ink_share <= CLEAN_MAX_INK_SHARE:
+        return False
+    paper_values = gray[paper]
+    ink_values = gray[~paper]
+    paper_level = float(np.median(paper_values))
+    if abs(paper_level - float(np.median(ink_values))) < CLEAN_MIN_SEPARATION:
+        return False
+    noise = 1.4826 * float(np.median(np.abs(paper_values[::7] - paper_level)))
+    if noise > CLEAN_MAX_NOISE:
+        return False
+    page = gray if dark_ink else 1.0 - gray
+    levels = _cell_paper_levels(page, paper)
+    if not levels or max(levels) - min(levels) > CLEAN_MAX_SPREAD:
+        return False
+    reach = CLEAN_STROKE_REACH * min(gray.shape)
+    distance = cv2.distanceTransform((~paper).astype(np.uint8), cv2.DIST_L2, 3)
+    return float((distance[~paper] <= reach).mean()) >= CLEAN_MIN_NEAR_PAPER
+
+
+def find_ink_clean(gray: np.ndarray) -> InkMaps:
+    """The ink of a clean picture (see `is_clean`) by one global threshold."""
+    split = _split(gray)
+    if split is None:
+        raise ValueError("find_ink_clean needs a picture with two levels (see is_clean)")
+    threshold, dark_ink = split
+    page = gray if dark_ink else 1.0 - gray
+    cut = threshold if dark_ink else 1.0 - threshold
+    paper_level = max(float(np.median(page[page > cut])), 0.02)
+    strong = page <= cut
+    weak = page <= paper_level - WEAK_INK_SHARE * (paper_level - cut)
+    binary, _ = hysteresis(weak, strong)
+    darkness = np.clip(paper_level - page, 0.0, 1.0).astype(np.float32)
+    contrast = np.clip(darkness / paper_level, 0.0, 1.0).astype(np.float32)
+    noise = 1.4826 * float(np.median(np.abs(page[~binary][::7] - paper_level))) + 1e-3
+    nothing = np.zeros(gray.shape, dtype=bool)
+    return InkMaps(
+        dark_ink=dark_ink,
+        contrast=contrast,
+        binary=binary,
+        lines=nothing,
+        steps=nothing,
+        noise=noise,
+        darkness=darkness,
+        ink_level=WEAK_INK_SHARE * (paper_level - cut),
+    )
+
+
+def _split(gray: np.ndarray) -> tuple[float, bool] | None:
+    """Otsu's threshold (of [0, 1] gray) and whether ink is the dark level (the minority)."""
+    levels = np.clip(gray * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    if int(levels.max()) - int(levels.min()) < 2:
+        return None  # one level: nothing written
+    threshold, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    cut = float(threshold) / 255.0
+    dark_share = float((gray <= cut).mean())
+    return cut, dark_share < 0.5
+
+
+def _cell_paper_levels(page: np.ndarray, paper: np.ndarray) -> list[float]:
+    """Each cell's paper level (ink dark in `page`): an upper quantile, because the paper
+    pixels next to a stroke take some of its darkness (anti-aliasing, blur)."""
+    height, width = page.shape
+    rows = np.linspace(0, height, CLEAN_GRID + 1).astype(int)
+    cols = np.linspace(0, width, CLEAN_GRID + 1).astype(int)
+    levels = []
+    for r0, r1 in zip(rows[:-1], rows[1:], strict=True):
+        for c0, c1 in zip(cols[:-1], cols[1:], strict=True):
+            cell_paper = paper[r0:r1, c0:c1]
+            if cell_paper.size and cell_paper.mean() >= MIN_CELL_PAPER_SHARE:
+                values = page[r0:r1, c0:c1][cell_paper]
+                levels.append(float(np.quantile(values, CELL_PAPER_QUANTILE)))
+    return levels
