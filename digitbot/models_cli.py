@@ -1,12 +1,16 @@
-"""`digitbot models list|show|promote|rollback` and `digitbot retrain`: operate the registry."""
+"""`digitbot models list|show|promote|rollback|history` and `digitbot retrain`: operate the
+registry. Results go to stdout, messages and errors to stderr; Redis being out of reach is
+explained by digitbot.cli's one error handler."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
 import redis
 
+from digitbot.errors import ConfigurationError
 from digitbot.registry import ModelRegistry, RegistryError
 from digitbot.retrain import TriggerOutcome, request_retraining
 
@@ -23,15 +27,20 @@ def run_models(connection: redis.Redis, action: str, version: str | None) -> int
                 published = _when(info.metadata.get("published_at"))
                 print(f"{mark:2}{info.version:34} {info.arch:10} {accuracy:>10}  {published}")
             if champion is None:
-                print("(no champion yet: workers publish the shipped model on first start)")
+                print(
+                    "(no champion yet: workers publish the shipped model on first start)",
+                    file=sys.stderr,
+                )
         elif action == "show":
-            shown = registry.get(version or registry.champion_version() or "")
-            assert shown is not None
+            name = version or registry.champion_version()
+            if not name:
+                raise RegistryError("no champion yet; name a version (`digitbot models list`)")
+            shown = registry.get(name)
+            assert shown is not None  # get() raises for a missing version
             print(json.dumps(shown.metadata, indent=2, sort_keys=True))
         elif action == "promote":
             if not version:
-                print("digitbot models promote: name the version to promote")
-                return 2
+                raise ConfigurationError("name the version to promote (`digitbot models list`)")
             registry.promote(version, reason="promoted by hand (digitbot models promote)")
             print(f"{version} is now the champion; workers switch within seconds")
         elif action == "rollback":
@@ -44,7 +53,7 @@ def run_models(connection: redis.Redis, action: str, version: str | None) -> int
                     f"  ({event.get('reason', '')})"
                 )
     except RegistryError as exc:
-        print(f"digitbot models {action}: {exc}")
+        print(f"digitbot models {action}: {exc}", file=sys.stderr)
         return 1
     return 0
 
@@ -57,7 +66,10 @@ def run_retrain(connection: redis.Redis) -> int:
             "(`digitbot worker --queues training`). Follow it with `digitbot models history`."
         )
         return 0
-    print(f"a retraining is already {trigger.status}; not starting another")
+    print(
+        f"digitbot retrain: a retraining is already {trigger.status}; not starting another",
+        file=sys.stderr,
+    )
     return 1
 
 

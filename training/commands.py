@@ -26,17 +26,29 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "model.keras, metrics.json, plots and TensorBoard logs under $DIGITBOT_HOME/reports/.",
     )
     which = parser.add_mutually_exclusive_group(required=True)
-    which.add_argument("--arch", help="architecture name, e.g. digitnet, cnn, mlp")
+    which.add_argument(
+        "--arch",
+        help="architecture to train, one of: mlp, mlp-dropout, one-hidden, lenet5, cnn-small, "
+        "cnn, digitnet (training.architectures.ARCHITECTURES)",
+    )
     which.add_argument(
         "--all-archs", action="store_true", help="train every architecture and compare them"
     )
-    parser.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
-    parser.add_argument("--batch-size", type=positive_int, help="override the batch size")
+    parser.add_argument(
+        "--epochs", type=positive_int, help="override the recipe's epochs (default: the recipe's)"
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=positive_int,
+        help="override the batch size (default: the recipe's)",
+    )
     parser.add_argument(
         "--no-augment", action="store_true", help="train on plain MNIST, no augmentation"
     )
     parser.add_argument(
-        "--limit", type=positive_int, help="use only the first N training images (smoke runs)"
+        "--limit",
+        type=positive_int,
+        help="use only the first N training images, for smoke runs (default: all 60,000)",
     )
     parser.add_argument(
         "--photo-digits",
@@ -72,9 +84,9 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         "--learning-rate",
         type=float,
         default=1e-4,
-        help="constant learning rate with --init-from (default 1e-4)",
+        help="constant learning rate with --init-from (default: %(default)g)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     parser.set_defaults(handler=run_train)
     return parser

@@ -76,7 +76,8 @@ def find_ink_clean(gray: np.ndarray) -> InkMaps:
     threshold, dark_ink = split
     page = gray if dark_ink else 1.0 - gray
     cut = threshold if dark_ink else 1.0 - threshold
-    paper_level = max(float(np.median(page[page > cut])), 0.02)
+    paper = page > cut
+    paper_level = max(float(np.median(page[paper])) if paper.any() else 1.0, 0.02)
     strong = page <= cut
     weak = page <= paper_level - WEAK_INK_SHARE * (paper_level - cut)
     binary, _ = hysteresis(weak, strong)
@@ -102,7 +103,8 @@ def _split(gray: np.ndarray) -> tuple[float, bool] | None:
     if int(levels.max()) - int(levels.min()) < 2:
         return None  # one level: nothing written
     threshold, _ = cv2.threshold(levels, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    cut = float(threshold) / 255.0
+    # Half a level above Otsu's: cv2 puts values equal to the threshold in the dark class.
+    cut = (float(threshold) + 0.5) / 255.0
     dark_share = float((gray <= cut).mean())
     return cut, dark_share < 0.5
 

@@ -34,7 +34,9 @@ strip EXIF); flood limits exist only when injected with `fail_next`.
 Every request is recorded in `requests_log`; everything the bot sends in `sent()`. Faults are
 injected per method with `fail_next` / `delay_next` (the pseudo-method "download" covers file
 downloads); a photo or document sent with `download_delay` is slow to fetch whenever it is
-fetched.
+fetched. `hold_next` stops calls at a `Hold` until the test lets them go on or drops them, so
+a test can act while a call is known to be in progress (kill its client, say) without timing
+anything. `requests_in_flight` and `long_polls_waiting` tell a test what is being served now.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import logging
 import mimetypes
 import re
 import secrets
+import select
 import socket
 import sys
 import threading
@@ -62,12 +65,12 @@ from html.parser import HTMLParser
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qsl, unquote, urlsplit
 
 import httpx
 from PIL import Image
 
-__all__ = ["RequestRecord", "SentRecord", "TelegramStandIn"]
+__all__ = ["Hold", "RequestRecord", "SentRecord", "TelegramStandIn"]
 
 logger = logging.getLogger(__name__)
 
@@ -209,6 +212,123 @@ class _Fault:
     status: int
     retry_after: int
     description: str | None
+
+
+class Hold:
+    """Bot API calls stopped at a gate before the stand-in handles them (see `hold_next`).
+
+    A held call has had no effect yet. `release()` lets the held calls (and any the gate still
+    catches) go on and take effect, whether or not their client still waits, as a slow Telegram
+    would. `drop()` ends them without any effect, as a request lost on its way to Telegram (a
+    client still listening gets nginx's 502). Tests wait on the gate's state, never on time:
+    `wait_until_held` until calls are stopped here, `wait_until_abandoned` until the client of
+    every held call has hung up (a killed worker, say).
+    """
+
+    def __init__(self, method: str, chat_id: int | None, count: int) -> None:
+        self.method = method
+        self.chat_id = chat_id
+        self._cond = threading.Condition()
+        self._to_catch = count  # changed under the stand-in's lock only
+        self._waiting: list[socket.socket] = []  # the connections of the calls held now
+        self._caught = 0
+        self._outcome: str | None = None  # "release" or "drop", once opened
+        self._dropped = 0
+
+    @property
+    def held(self) -> int:
+        """How many calls wait at the gate now."""
+        with self._cond:
+            return len(self._waiting)
+
+    @property
+    def caught(self) -> int:
+        """How many calls the gate caught in all."""
+        with self._cond:
+            return self._caught
+
+    @property
+    def dropped(self) -> int:
+        """How many calls `drop()` ended without effect."""
+        with self._cond:
+            return self._dropped
+
+    def wait_until_held(self, count: int = 1, *, timeout: float = 60.0) -> None:
+        """Block until `count` calls wait at the gate; AssertionError after `timeout` (a hang
+        guard, not a speed limit)."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._waiting) >= count, timeout):
+                raise AssertionError(
+                    f"Telegram stand-in: {len(self._waiting)} of {count} {self.method} call(s) "
+                    f"held after {timeout:.0f}s ({self._caught} caught in all)"
+                )
+
+    def abandoned(self) -> bool:
+        """True when calls are held and the client of every one has hung up."""
+        with self._cond:
+            waiting = list(self._waiting)
+        return bool(waiting) and all(_peer_hung_up(connection) for connection in waiting)
+
+    def wait_until_abandoned(self, *, timeout: float = 60.0) -> None:
+        """Block until `abandoned()`; AssertionError after `timeout` (a hang guard)."""
+        deadline = time.monotonic() + timeout
+        while not self.abandoned():
+            if time.monotonic() >= deadline:
+                raise AssertionError(
+                    f"Telegram stand-in: the client of a held {self.method} call still "
+                    f"listens after {timeout:.0f}s"
+                )
+            time.sleep(0.01)
+
+    def release(self) -> None:
+        """Let the held calls, and any the gate still catches, go on and take effect. Returns
+        once the held calls have left the gate (their effect may still be on its way)."""
+        self._open("release")
+
+    def drop(self) -> None:
+        """End the held calls, and any the gate still catches, without effect. Returns once
+        the held calls have left the gate (`dropped` counts them then)."""
+        self._open("drop")
+
+    def _open(self, outcome: str) -> None:
+        with self._cond:
+            if self._outcome is None:
+                self._outcome = outcome
+            self._cond.notify_all()
+            self._cond.wait_for(lambda: not self._waiting, timeout=60.0)
+
+    def _catches(self, method: str, params: Params) -> bool:
+        if self._to_catch <= 0 or method != self.method:
+            return False
+        if self.chat_id is not None and str(params.get("chat_id")) != str(self.chat_id):
+            return False
+        self._to_catch -= 1
+        return True
+
+    def _wait(self, connection: socket.socket) -> bool:
+        """Hold the calling request until the gate opens; True when the call goes on."""
+        with self._cond:
+            self._caught += 1
+            self._waiting.append(connection)
+            self._cond.notify_all()
+            try:
+                self._cond.wait_for(lambda: self._outcome is not None)
+            finally:
+                self._waiting.remove(connection)
+                self._cond.notify_all()  # `_open` waits for the gate to empty
+            if self._outcome == "drop":
+                self._dropped += 1
+                return False
+            return True
+
+
+def _peer_hung_up(connection: socket.socket) -> bool:
+    """True once the client closed or reset its end of `connection` (a read would see EOF)."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        return bool(readable) and connection.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True
 
 
 @dataclass
@@ -774,6 +894,8 @@ class TelegramStandIn:
         self._server: _Server | None = None
         self._threads: list[threading.Thread] = []
         self._connections: set[socket.socket] = set()
+        self._in_flight: Counter[str] = Counter()  # requests being served now, by method
+        self._polls_waiting = 0  # getUpdates calls waiting for an update now
         self._methods: dict[str, Callable[[Params], Any]] = {
             "getMe": self._get_me,
             "getUpdates": self._get_updates,
@@ -818,6 +940,7 @@ class TelegramStandIn:
         self._calls: Counter[str] = Counter()
         self._faults: dict[str, deque[_Fault]] = {}
         self._delays: dict[str, deque[float]] = {}
+        self._holds: list[Hold] = []
         self._commands: dict[str, list[JSONDict]] = {}
         self._internal_errors: list[str] = []
 
@@ -853,6 +976,9 @@ class TelegramStandIn:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+            holds = list(self._holds)
+        for hold in holds:  # held calls end without effect
+            hold.drop()
         self._stop_event.set()
         server.shutdown()
         with self._cond:
@@ -874,8 +1000,11 @@ class TelegramStandIn:
     def reset(self) -> None:
         """Forget every chat, message, file, update, record, fault and the webhook."""
         with self._cond:
+            holds = list(self._holds)
             self._reset_state()
             self._cond.notify_all()
+        for hold in holds:
+            hold.drop()
 
     @property
     def port(self) -> int:
@@ -906,6 +1035,19 @@ class TelegramStandIn:
     def pending_update_count(self) -> int:
         with self._cond:
             return len(self._pending)
+
+    def requests_in_flight(self, *, excluding: tuple[str, ...] = ("getUpdates",)) -> int:
+        """How many requests are being served now (held ones included), not counting the
+        methods in `excluding` (by default the bot's ever-open long poll)."""
+        skip = {self._canonical(name) for name in excluding}
+        with self._cond:
+            return sum(n for name, n in self._in_flight.items() if name not in skip)
+
+    @property
+    def long_polls_waiting(self) -> int:
+        """How many getUpdates calls are waiting for an update now."""
+        with self._cond:
+            return self._polls_waiting
 
     # ----------------------------------------------------------------- users acting
 
@@ -1158,6 +1300,15 @@ class TelegramStandIn:
         with self._cond:
             self._delays.setdefault(name, deque()).extend([seconds] * count)
 
+    def hold_next(self, method: str, *, chat_id: int | None = None, count: int = 1) -> Hold:
+        """Stop the next `count` calls of `method` (for `chat_id` only, when given; downloads
+        have no chat) before they are handled, until the returned `Hold` is released or
+        dropped. Injected faults and delays come first."""
+        hold = Hold(self._canonical(method), chat_id, count)
+        with self._cond:
+            self._holds.append(hold)
+        return hold
+
     # ----------------------------------------------------------------- internals: state
 
     def _canonical(self, method: str) -> str:
@@ -1303,10 +1454,27 @@ class TelegramStandIn:
         arrived = time.monotonic()
         url = urlsplit(handler.path)
         path = unquote(url.path)
+        if path.startswith("/file/bot"):
+            name = DOWNLOAD
+        else:
+            name = self._method_names.get(path.rpartition("/")[2].lower(), "?")
+        with self._cond:
+            self._in_flight[name] += 1
+        try:
+            self._serve_request(handler, url, path, arrived)
+        finally:
+            with self._cond:
+                self._in_flight[name] -= 1
+
+    def _serve_request(
+        self, handler: _Handler, url: SplitResult, path: str, arrived: float
+    ) -> None:
         body = handler.read_body()
         content_type = "application/json"
         if path.startswith("/file/bot"):
-            method, status, payload, content_type = self._serve_download(path[len("/file/bot") :])
+            method, status, payload, content_type = self._serve_download(
+                path[len("/file/bot") :], handler
+            )
         elif path.startswith("/bot"):
             method, status, payload = self._serve_api(path[len("/bot") :], url.query, handler, body)
             if status == 502 and payload == NGINX_502:
@@ -1330,6 +1498,13 @@ class TelegramStandIn:
         if delay:
             self._stop_event.wait(delay)
         return fault
+
+    def _take_hold(self, name: str, params: Params) -> Hold | None:
+        with self._cond:
+            for hold in self._holds:
+                if hold._catches(name, params):
+                    return hold
+        return None
 
     def _serve_api(
         self, rest: str, query: str, handler: _Handler, body: bytes
@@ -1355,6 +1530,9 @@ class TelegramStandIn:
                 boundary if isinstance(boundary, str) else None,
                 body,
             )
+            hold = self._take_hold(name, params)
+            if hold is not None and not hold._wait(handler.connection):
+                return name, 502, NGINX_502
             result = self._methods[name](params)
         except _ApiError as error:
             return name, error.status, _error_envelope(error)
@@ -1365,7 +1543,7 @@ class TelegramStandIn:
             return name, 500, _error_envelope(_ApiError(500, "Internal Server Error"))
         return name, 200, _envelope(result)
 
-    def _serve_download(self, rest: str) -> tuple[str, int, bytes, str]:
+    def _serve_download(self, rest: str, handler: _Handler) -> tuple[str, int, bytes, str]:
         token, _, file_path = rest.partition("/")
         if token != self.token:
             return (
@@ -1384,6 +1562,9 @@ class TelegramStandIn:
             stored = self._files_by_path.get(file_path)
         if stored is None:
             return DOWNLOAD, 404, _error_envelope(_ApiError(404, "Not Found")), "application/json"
+        hold = self._take_hold(DOWNLOAD, {})
+        if hold is not None and not hold._wait(handler.connection):
+            return DOWNLOAD, 502, NGINX_502, "text/html"
         if stored.delay:
             self._stop_event.wait(stored.delay)
         content_type = mimetypes.guess_type(file_path)[0] or "application/octet-stream"
@@ -1613,7 +1794,11 @@ class TelegramStandIn:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return []
-                self._cond.wait(remaining)
+                self._polls_waiting += 1
+                try:
+                    self._cond.wait(remaining)
+                finally:
+                    self._polls_waiting -= 1
 
     def _set_webhook(self, params: Params) -> bool:
         url = _opt_str(params, "url") or ""

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dtm
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +20,15 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.error import BadRequest, Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
 from telegram.ext import ApplicationBuilder, CommandHandler, ContextTypes, MessageHandler, filters
 
+from tests.support.processes import wait_until
 from tests.support.telegram_standin import SentRecord, TelegramStandIn
 
 TOKEN = "123456:TEST-standin-token_abcdefghijklmnop"
 CHAT = 4242
+# Waits on the stand-in's state give up after this long: a hang guard, never a speed limit.
+HANG_GUARD = 60.0
+# Longer than any test here runs: a delay or long poll this long never ends during a test.
+FOREVER = 3600.0
 
 
 @pytest.fixture
@@ -115,29 +121,53 @@ def test_get_file_downloads_the_exact_bytes(standin: TelegramStandIn) -> None:
 
 
 def test_download_delay_slows_that_file_only(standin: TelegramStandIn) -> None:
-    standin.user_sends_photo(CHAT, digit_jpeg(), download_delay=0.4)
-    standin.user_sends_document(CHAT, digit_jpeg(), file_name="quick.jpg", mime_type="image/jpeg")
+    # The slow photo's delay outlasts the test: while its getFile is still being served, the
+    # other file is fetched in full. Stopping the stand-in ends the delay.
+    standin.user_sends_photo(CHAT, digit_jpeg(), download_delay=FOREVER)
+    quick = digit_jpeg(320, 240)
+    standin.user_sends_document(CHAT, quick, file_name="quick.jpg", mime_type="image/jpeg")
 
-    async def fetch(bot: Bot, file_id: str, finished: list[str]) -> None:
-        await (await bot.get_file(file_id)).download_as_bytearray()
-        finished.append(file_id)
-
-    async def scenario() -> tuple[list[str], list[str]]:
+    async def scenario() -> bytes:
         async with make_bot(standin) as bot:
             photo_update, document_update = await bot.get_updates()
             assert photo_update.message and document_update.message
             assert document_update.message.document is not None
-            ids = [photo_update.message.photo[-1].file_id, document_update.message.document.file_id]
-            finished: list[str] = []
-            await asyncio.gather(*(fetch(bot, file_id, finished) for file_id in ids))
-            return ids, finished
+            slow = asyncio.create_task(
+                bot.get_file(photo_update.message.photo[-1].file_id, read_timeout=FOREVER)
+            )
+            file = await bot.get_file(document_update.message.document.file_id)
+            data = bytes(await file.download_as_bytearray())
+            assert not slow.done()
+            # Only the slow photo's getFile is still being served (the quick download's
+            # handler may still be finishing after its answer went out).
+            await until(lambda: standin.requests_in_flight() == 1)
+            assert not slow.done()
+            slow.cancel()
+            return data
 
-    started = time.monotonic()
-    ids, finished = asyncio.run(scenario())
-    assert finished == ids[::-1]  # fetched at once, the slow photo arrives last
-    assert time.monotonic() - started >= 0.8  # getFile and the download each waited
-    slow = [r for r in standin.requests_log if r.duration >= 0.4]
-    assert sorted(r.method for r in slow) == ["download", "getFile"]
+    assert asyncio.run(scenario()) == quick
+    assert standin.calls("getFile") == 2
+    finished = [r.method for r in standin.requests_log if r.method in ("getFile", "download")]
+    assert finished == ["getFile", "download"]  # the quick file's; the slow getFile never ended
+    standin.stop()  # ends the slow photo's delay; its client is gone
+
+
+def test_download_delay_applies_to_get_file_and_to_the_download(standin: TelegramStandIn) -> None:
+    standin.user_sends_photo(CHAT, digit_jpeg(), download_delay=0.2)
+
+    async def scenario() -> None:
+        async with make_bot(standin) as bot:
+            (update,) = await bot.get_updates()
+            assert update.message is not None
+            await (await bot.get_file(update.message.photo[-1].file_id)).download_as_bytearray()
+
+    asyncio.run(scenario())
+    served = {
+        r.method: r.duration for r in standin.requests_log if r.method in ("getFile", "download")
+    }
+    # A floor the stand-in's own wait sets; a loaded machine only adds to it.
+    assert set(served) == {"getFile", "download"}
+    assert min(served.values()) >= 0.2, served
 
 
 def test_send_message_replies_are_recorded(standin: TelegramStandIn) -> None:
@@ -158,8 +188,7 @@ def test_send_message_replies_are_recorded(standin: TelegramStandIn) -> None:
     assert [r.text for r in records] == ["7 — 99.3% sure", "again"]
     assert [r.reply_to_message_id for r in records] == [photo_id, photo_id]
     assert [r.message_id for r in records] == [first_id, second_id] == [photo_id + 1, photo_id + 2]
-    latency = records[0].t - standin.update_time(CHAT, photo_id)
-    assert 0 <= latency < 5
+    assert records[0].t >= standin.update_time(CHAT, photo_id)  # answered after it was sent
 
 
 def test_send_photo_upload_records_bytes_and_inline_keyboard(standin: TelegramStandIn) -> None:
@@ -225,13 +254,75 @@ def test_server_errors_and_slow_answers(standin: TelegramStandIn) -> None:
                 await bot.send_message(CHAT, "x")
             with pytest.raises(NetworkError, match="Bad Gateway"):
                 await bot.send_chat_action(CHAT, "typing")
-            standin.delay_next("sendMessage", 1.0)
+            hold = standin.hold_next("sendMessage")  # no answer comes until released
             with pytest.raises(TimedOut):
                 await bot.send_message(CHAT, "slow", read_timeout=0.2)
+            assert standin.sent(CHAT, "sendMessage") == []
+            hold.release()
 
     asyncio.run(scenario())
     # A slow Telegram still delivers what it timed out on.
-    assert standin.wait_for(lambda r: r.text == "slow", timeout=3)
+    assert standin.wait_for(lambda r: r.text == "slow", timeout=HANG_GUARD)
+
+
+def test_delay_next_slows_the_call_and_it_still_takes_effect(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    standin.delay_next("sendMessage", 0.2)
+    assert api(standin, "sendMessage", json={"chat_id": CHAT, "text": "late"}).status_code == 200
+    assert api(standin, "sendMessage", json={"chat_id": CHAT, "text": "next"}).status_code == 200
+    assert [r.text for r in standin.sent(CHAT, "sendMessage")] == ["late", "next"]
+    first, _ = [r for r in standin.requests_log if r.method == "sendMessage"]
+    assert first.duration >= 0.2  # a floor the stand-in's own wait sets
+
+
+def test_a_held_call_takes_effect_only_once_released(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    standin.open_chat(CHAT + 1)
+    hold = standin.hold_next("sendMessage", chat_id=CHAT)
+    responses: list[httpx.Response] = []
+    sender = threading.Thread(
+        target=lambda: responses.append(
+            httpx.post(
+                f"{standin.api_url}{TOKEN}/sendMessage",
+                json={"chat_id": CHAT, "text": "held"},
+                timeout=HANG_GUARD,
+            )
+        )
+    )
+    sender.start()
+    hold.wait_until_held(timeout=HANG_GUARD)
+    # Other chats are not held, and the held call has had no effect yet.
+    assert api(standin, "sendMessage", json={"chat_id": CHAT + 1, "text": "free"}).is_success
+    assert standin.sent(CHAT) == [] and hold.held == 1
+    # The free call's handler may still be finishing after its answer went out.
+    assert wait_until(lambda: standin.requests_in_flight() == 1, timeout=HANG_GUARD)
+    assert not hold.abandoned()  # its client still waits
+    hold.release()
+    sender.join(timeout=HANG_GUARD)
+    assert not sender.is_alive()
+    assert responses[0].json()["result"]["text"] == "held"
+    assert [r.text for r in standin.sent(CHAT)] == ["held"]
+    assert api(standin, "sendMessage", json={"chat_id": CHAT, "text": "again"}).is_success
+    assert (hold.caught, hold.held, hold.dropped) == (1, 0, 0)  # it caught one call only
+
+
+def test_a_dropped_call_whose_client_hung_up_has_no_effect(standin: TelegramStandIn) -> None:
+    standin.open_chat(CHAT)
+    hold = standin.hold_next("sendMessage")
+    body = json.dumps({"chat_id": CHAT, "text": "lost"}).encode()
+    client = socket.create_connection(("127.0.0.1", standin.port))
+    client.sendall(
+        f"POST /bot{TOKEN}/sendMessage HTTP/1.1\r\nHost: x\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    hold.wait_until_held(timeout=HANG_GUARD)
+    client.close()  # as a killed worker's connection does
+    hold.wait_until_abandoned(timeout=HANG_GUARD)
+    hold.drop()
+    assert wait_until(lambda: standin.requests_in_flight() == 0, timeout=HANG_GUARD)
+    assert standin.sent(CHAT) == [] and hold.dropped == 1
+    assert [r.status for r in standin.requests_log if r.method == "sendMessage"] == [502]
 
 
 def test_wrong_token_and_unknown_method(standin: TelegramStandIn) -> None:
@@ -249,22 +340,23 @@ def test_wrong_token_and_unknown_method(standin: TelegramStandIn) -> None:
     assert response.json() == {"ok": False, "error_code": 404, "description": "Not Found"}
 
 
-def test_long_poll_returns_promptly_when_an_update_arrives(standin: TelegramStandIn) -> None:
-    sent_at: list[float] = []
+async def until(condition: Any) -> None:
+    """Wait (without blocking the event loop) until `condition()` holds; a hang guard."""
+    assert await asyncio.to_thread(wait_until, condition, HANG_GUARD), (
+        "the stand-in never got there"
+    )
 
-    def user_later() -> None:
-        time.sleep(0.3)
-        sent_at.append(time.monotonic())
-        standin.user_sends_text(CHAT, "/start")
 
-    async def scenario() -> tuple[float, tuple[Update, ...]]:
+def test_long_poll_returns_when_an_update_arrives(standin: TelegramStandIn) -> None:
+    async def scenario() -> tuple[Update, ...]:
         async with make_bot(standin) as bot:
-            threading.Thread(target=user_later).start()
-            updates = await bot.get_updates(timeout=10)
-            return time.monotonic(), updates
+            # On its own this poll would wait an hour: only the update can end it.
+            poll = asyncio.create_task(bot.get_updates(timeout=int(FOREVER)))
+            await until(lambda: standin.long_polls_waiting == 1)
+            standin.user_sends_text(CHAT, "/start")
+            return await asyncio.wait_for(poll, timeout=HANG_GUARD)
 
-    returned_at, updates = asyncio.run(scenario())
-    assert returned_at - sent_at[0] < 0.5
+    updates = asyncio.run(scenario())
     message = updates[0].message
     assert message is not None and message.text == "/start"
     assert message.entities[0].type == "bot_command"
@@ -280,8 +372,8 @@ def test_offset_confirms_and_a_second_poller_conflicts(standin: TelegramStandIn)
             first, second = await bot.get_updates()
             assert (await bot.get_updates(offset=second.update_id))[0].update_id == second.update_id
             assert await bot.get_updates(offset=second.update_id + 1) == ()
-            waiting = asyncio.create_task(bot.get_updates(timeout=5))
-            await asyncio.sleep(0.2)
+            waiting = asyncio.create_task(bot.get_updates(timeout=int(FOREVER)))
+            await until(lambda: standin.long_polls_waiting == 1)
             await other_instance.get_updates(timeout=0)
             with pytest.raises(Conflict, match="(?i)terminated by other getUpdates"):
                 await waiting
@@ -295,21 +387,26 @@ def test_stop_does_not_hang_on_open_long_polls() -> None:
     errors: list[BaseException] = []
 
     def poll() -> None:
-        try:
-            httpx.post(url, json={"timeout": 30}, timeout=40)
+        try:  # on its own, each poll would wait an hour
+            httpx.post(url, json={"timeout": FOREVER}, timeout=FOREVER + 60)
         except httpx.HTTPError as exc:
             errors.append(exc)
 
     pollers = [threading.Thread(target=poll) for _ in range(5)]
     for poller in pollers:
         poller.start()
-    time.sleep(0.3)
-    started = time.monotonic()
-    standin.stop()
-    assert time.monotonic() - started < 2
+    # Each poll ends the one before it (409), so one stays open, as with Telegram.
+    assert wait_until(
+        lambda: standin.long_polls_waiting == 1 and sum(p.is_alive() for p in pollers) == 1,
+        timeout=HANG_GUARD,
+    )
+    stopper = threading.Thread(target=standin.stop)
+    stopper.start()
+    stopper.join(timeout=HANG_GUARD)  # a hang guard: waiting for the polls would take an hour
+    assert not stopper.is_alive(), "stop() waited for the open long polls"
     for poller in pollers:
-        poller.join(timeout=5)
-        assert not poller.is_alive()
+        poller.join(timeout=HANG_GUARD)
+        assert not poller.is_alive(), "a long poll was left open after stop()"
 
 
 def test_webhook_delivery_with_secret_header_and_retry(standin: TelegramStandIn) -> None:
@@ -336,9 +433,7 @@ def test_webhook_delivery_with_secret_header_and_retry(standin: TelegramStandIn)
                 url = f"http://127.0.0.1:{hook.server_address[1]}/telegram"
                 await bot.set_webhook(url, secret_token="s3cret-Token_1")
                 message_id = standin.user_sends_text(CHAT, "via webhook")
-                deadline = time.monotonic() + 5
-                while len(received) < 2 and time.monotonic() < deadline:
-                    await asyncio.sleep(0.02)
+                await until(lambda: len(received) >= 2)
                 with pytest.raises(Conflict):
                     await bot.get_updates()
                 info = await bot.get_webhook_info()
@@ -483,7 +578,7 @@ def test_real_application_answers_commands_and_photos(standin: TelegramStandIn) 
             standin.user_sends_sticker(CHAT)  # no handler: ignored
             standin.user_sends_photo(CHAT, photo)
             records = await asyncio.to_thread(
-                standin.wait_for, lambda r: r.method == "sendMessage", count=2, timeout=10
+                standin.wait_for, lambda r: r.method == "sendMessage", count=2, timeout=HANG_GUARD
             )
             await app.updater.stop()
             await app.stop()

@@ -12,7 +12,7 @@ from training import commands
 from training import train as train_module
 from training.architectures import ARCHITECTURES
 from training.photo_crops import CropRecipe
-from training.train import TrainResult
+from training.train import FINE_TUNE_LEARNING_RATE, TrainResult
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -48,7 +48,8 @@ def test_options_reach_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert commands.run_train(args) == 0
     assert calls == [
         {"arch": "cnn", "home": tmp_path, "epochs": 2, "batch_size": 32, "augment": False,
-         "limit": 100, "seed": 7, "photo_crops": None, "verbose": 0}
+         "limit": 100, "seed": 7, "photo_crops": None, "verbose": 0, "init_from": None,
+         "learning_rate": FINE_TUNE_LEARNING_RATE}
     ]  # fmt: skip
     assert not (tmp_path / "reports" / "comparison.md").exists()
 
@@ -78,7 +79,10 @@ def test_all_archs_writes_a_comparison_table(
     table = (tmp_path / "reports" / "comparison.md").read_text()
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row.split("|")[1].strip() for row in rows[1:]] == list(ARCHITECTURES)
-    assert "| mlp | 99.61% | 97.85% | 1,234,567 | 61 s | 0.42 | 38.0 |" in table
+    published = ARCHITECTURES["mlp"].published_accuracy  # the figure the table must show
+    assert published is not None
+    assert f"| mlp | 99.61% | {100 * published:.2f}% | 1,234,567 | 61 s | 0.42 | 38.0 |" in table
+    assert ARCHITECTURES["digitnet"].published_accuracy is None
     assert "| digitnet | 99.61% | — |" in table
     assert table.split("\n", 2)[2] in capsys.readouterr().out
 

@@ -174,13 +174,12 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
     )
     recipe = photo_crop_recipe({})
     assert recipe is not None
-    if shipped.get("photo_crops"):
-        assert recipe.num_digit_photos == shipped["photo_crops"]["num_digit_photos"]
-        assert recipe.num_negative_photos == shipped["photo_crops"]["num_negative_photos"]
-        assert recipe.num_low_resolution_photos == shipped["photo_crops"].get(
-            "num_low_resolution_photos", 0
-        )
-        assert recipe.num_styled_photos == shipped["photo_crops"].get("num_styled_photos", 0)
+    shipped_recipe = shipped.get("photo_crops")
+    assert shipped_recipe, "the shipped model's metadata records no photo-crop recipe"
+    assert recipe.num_digit_photos == shipped_recipe["num_digit_photos"]
+    assert recipe.num_negative_photos == shipped_recipe["num_negative_photos"]
+    assert recipe.num_low_resolution_photos == shipped_recipe.get("num_low_resolution_photos", 0)
+    assert recipe.num_styled_photos == shipped_recipe.get("num_styled_photos", 0)
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", "300")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", "0")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", "0")

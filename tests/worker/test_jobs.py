@@ -3,6 +3,9 @@ stand-in Bot API: right answer, exactly once, clear messages for bad input, apol
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +21,9 @@ from tests.support.telegram_standin import TelegramStandIn
 from tests.worker.conftest import drain
 from worker import batch, jobs
 from worker.runtime import WorkerRuntime
+
+# Waits give up after this long: a hang guard, never a speed limit.
+HANG_GUARD = 60.0
 
 
 def test_photo_is_answered_with_its_digit_as_a_reply(
@@ -54,6 +60,71 @@ def test_a_job_run_twice_answers_once(
     drain(redis_conn)
     assert len(standin.sent(chat_id=9, method="sendMessage")) == 1
     assert job.return_value() == {"skipped": "already answered"}
+
+
+def test_two_runs_of_one_job_at_once_answer_once(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two deliveries of one request at the same time, as when a job is rescued while its first
+    run was only slow, not dead: the first run is past every early check and reading the photo
+    when the second one answers; when it goes on, the answer mark stops it from sending."""
+    x, y = clear_arrays()
+    data = digit_photo(x[3], seed=3)
+    message_id = standin.user_sends_photo(9, data)
+    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        data, source="telegram-photo", chat_id=9, message_id=message_id
+    )
+    queue = Queue(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
+    job = queue.fetch_job(submission.job_id)
+    assert job is not None
+    monkeypatch.setattr(jobs, "_current_job", lambda: job)  # both runs are this job
+
+    reading = threading.Event()
+    may_go_on = threading.Event()
+    real_preprocess = batch.preprocess
+
+    def gated_preprocess(photo: bytes) -> Any:
+        if threading.current_thread().name == "first-run":
+            reading.set()
+            assert may_go_on.wait(HANG_GUARD), "the test never let the first run go on"
+        return real_preprocess(photo)
+
+    monkeypatch.setattr(batch, "preprocess", gated_preprocess)
+    results: dict[str, Any] = {}
+
+    def run(name: str) -> None:
+        try:
+            results[name] = jobs.recognize_photo(job.args[0])
+        except BaseException as exc:  # reported by the asserts below
+            results[name] = exc
+
+    first = threading.Thread(target=run, args=("first",), name="first-run")
+    first.start()
+    try:
+        assert reading.wait(HANG_GUARD), "the first run never read the photo"
+        run("second")  # answers while the first run is still reading
+        assert len(answers_to(standin, 9, message_id)) == 1
+    finally:
+        may_go_on.set()
+        first.join(HANG_GUARD)
+    assert not first.is_alive()
+    answers = answers_to(standin, 9, message_id)
+    assert len(answers) == 1, [a.text for a in answers]
+    assert answers[0].text.startswith(f"{int(y[3])} — ")
+    assert isinstance(results["second"], dict) and "answer" in results["second"], results
+    assert isinstance(results["first"], dict) and "answer" not in results["first"], results
+
+
+def answers_to(standin: TelegramStandIn, chat_id: int, message_id: int) -> list[Any]:
+    return [
+        r for r in standin.sent(chat_id=chat_id, method="sendMessage")
+        if r.reply_to_message_id == message_id
+    ]  # fmt: skip
 
 
 def test_corrupt_photo_gets_its_explanation(

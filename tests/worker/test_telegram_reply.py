@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -53,21 +54,34 @@ def test_server_errors_are_retried_with_backoff(standin: TelegramStandIn) -> Non
     assert len(standin.sent(chat_id=5, method="sendMessage")) == 1
 
 
+# Waits on the stand-in give up after this long: a hang guard, never a speed limit.
+HANG_GUARD = 60.0
+
+
 def test_slow_answer_within_the_read_limit_is_delivered_once(standin: TelegramStandIn) -> None:
-    standin.delay_next("sendMessage", 1.0)
+    hold = standin.hold_next("sendMessage")  # Telegram answers only once the test says so
     sleeps: list[float] = []
-    make_replier(standin, sleeps, timeout=5.0).send_message(5, "hello")
+    replier = make_replier(standin, sleeps, timeout=HANG_GUARD)
+    sender = threading.Thread(target=replier.send_message, args=(5, "hello"))
+    sender.start()
+    hold.wait_until_held(timeout=HANG_GUARD)  # the request is out, its answer not yet
+    hold.release()
+    sender.join(timeout=HANG_GUARD)
+    assert not sender.is_alive()
     assert sleeps == []
+    assert standin.calls("sendMessage") == 1
     assert len(standin.sent(chat_id=5, method="sendMessage")) == 1
 
 
 def test_read_timeout_is_not_resent(standin: TelegramStandIn) -> None:
-    standin.delay_next("sendMessage", 1.0)
+    hold = standin.hold_next("sendMessage")  # no answer comes until released: a sure timeout
     sleeps: list[float] = []
     with pytest.raises(PossiblyDelivered):
         make_replier(standin, sleeps, timeout=0.3).send_message(5, "hello")
     assert standin.calls("sendMessage") == 1  # no second request
-    assert len(standin.wait_for(lambda r: r.method == "sendMessage", timeout=5)) == 1
+    hold.release()  # Telegram delivers it after all
+    assert len(standin.wait_for(lambda r: r.method == "sendMessage", timeout=HANG_GUARD)) == 1
+    assert standin.calls("sendMessage") == 1
 
 
 def test_connection_refused_is_retried_then_reported() -> None:
