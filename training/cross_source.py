@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from training.heldout_photos import HELDOUT_SETS, build_heldout_set
-from training.photo_benchmark import Recogniser, SetScore, evaluate_photo_sets
+from training.photo_benchmark import SetScore, evaluate_photo_sets
 from training.photo_synth import PhotoSample
 
 SOURCES = ("mnist-files", "benchmark", "heldout")
@@ -93,12 +93,6 @@ def cross_source_sets(
     return sets
 
 
-def score_sources(
-    recognise: Recogniser, sets: Mapping[str, Sequence[PhotoSample]]
-) -> dict[str, SetScore]:
-    return evaluate_photo_sets(recognise, sets)
-
-
 def markdown(scores: Mapping[str, SetScore]) -> str:
     """One row per source and set: accuracy, and digits wrongly answered "no digit"."""
     lines = [
@@ -124,7 +118,9 @@ def run_cross_source(
     from worker.model import DigitModel, load_shipped_model
 
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
-    scores = score_sources(pipeline(model), cross_source_sets(home, n, draw=draw, sources=sources))
+    scores = evaluate_photo_sets(
+        pipeline(model), cross_source_sets(home, n, draw=draw, sources=sources)
+    )
     print(f"model {model.version}, {n} photos per set, draw {draw}")
     print(markdown(scores))
     return scores

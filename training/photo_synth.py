@@ -309,21 +309,20 @@ def _draw_skeleton(skeleton: np.ndarray, factor: float) -> _Strokes:
 
 def _polyline_strokes(points: np.ndarray) -> _Strokes:
     """A polyline (N, 2) of (x, y) as centre lines."""
-    points = points - points.min(axis=0) + 1
-    width, height = (np.ceil(points.max(axis=0)) + 2).astype(int)
-    image = Image.new("1", (int(width), int(height)), 0)
-    ImageDraw.Draw(image).line([tuple(p) for p in points.tolist()], fill=1, width=1)
-    return _Strokes(np.asarray(image, dtype=bool))
+    return _polylines_strokes([points])
 
 
 def _polylines_strokes(lines: Sequence[np.ndarray]) -> _Strokes:
     """Several polylines of (x, y), in one picture, as centre lines."""
-    low = np.min([line.min(axis=0) for line in lines], axis=0) - 1
-    width, height = np.ceil(np.max([line.max(axis=0) for line in lines], axis=0) - low) + 2
+    low = np.min([line.min(axis=0) for line in lines], axis=0)
+    # Shifted as (line - low) + 1, the order of operations the single-line drawing always had,
+    # so the benchmark's photos stay the same to the last bit.
+    shifted = [line - low + 1 for line in lines]
+    width, height = np.ceil(np.max([line.max(axis=0) for line in shifted], axis=0)) + 2
     image = Image.new("1", (int(width), int(height)), 0)
     draw = ImageDraw.Draw(image)
-    for line in lines:
-        draw.line([tuple(p) for p in (line - low).tolist()], fill=1, width=1)
+    for line in shifted:
+        draw.line([tuple(p) for p in line.tolist()], fill=1, width=1)
     return _Strokes(np.asarray(image, dtype=bool))
 
 

@@ -21,7 +21,7 @@ from PIL import Image
 from scipy import ndimage as ndi
 
 from worker.decode import decode_image
-from worker.preprocess_clean import find_ink_clean, is_clean
+from worker.preprocess_clean import find_ink_clean
 from worker.preprocess_group import Group, group_mask
 from worker.preprocess_ink import InkMaps, find_ink
 from worker.preprocess_mnist import MNIST_SIZE, to_mnist
@@ -89,8 +89,8 @@ def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) 
     gray = np.clip(gray, 0.0, 1.0)
     work, scale = _to_working_size(gray)
 
-    clean = is_clean(work)
-    ink = find_ink_clean(work) if clean else find_ink(work)
+    clean_ink = find_ink_clean(work)
+    ink = clean_ink or find_ink(work)
     stages = _stages(
         {
             "gray": _to_uint8(work),
@@ -105,7 +105,7 @@ def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) 
         steps=ink.steps,
         contrast=ink.contrast,
         labels=ink.labels,
-        photo=not clean,
+        photo=clean_ink is None,
     )
     if not segmentation.groups:
         return _nothing(image_size, stages, segmentation.reason)

@@ -43,36 +43,43 @@ CELL_PAPER_QUANTILE = 0.75
 
 def is_clean(gray: np.ndarray) -> bool:
     """True when `gray` (float32 [0, 1]) is two even levels: paper and a minority of ink."""
+    return _clean_split(gray) is not None
+
+
+def _clean_split(gray: np.ndarray) -> tuple[float, bool] | None:
+    """Otsu's split of `gray` (see `_split`) when the picture is clean, else None."""
     split = _split(gray)
     if split is None:
-        return False
+        return None
     threshold, dark_ink = split
     paper = gray > threshold if dark_ink else gray <= threshold
     ink_share = 1.0 - float(paper.mean())
     if not 0.0 < ink_share <= CLEAN_MAX_INK_SHARE:
-        return False
+        return None
     paper_values = gray[paper]
     ink_values = gray[~paper]
     paper_level = float(np.median(paper_values))
     if abs(paper_level - float(np.median(ink_values))) < CLEAN_MIN_SEPARATION:
-        return False
+        return None
     noise = 1.4826 * float(np.median(np.abs(paper_values[::7] - paper_level)))
     if noise > CLEAN_MAX_NOISE:
-        return False
+        return None
     page = gray if dark_ink else 1.0 - gray
     levels = _cell_paper_levels(page, paper)
     if not levels or max(levels) - min(levels) > CLEAN_MAX_SPREAD:
-        return False
+        return None
     reach = CLEAN_STROKE_REACH * min(gray.shape)
     distance = cv2.distanceTransform((~paper).astype(np.uint8), cv2.DIST_L2, 3)
-    return float((distance[~paper] <= reach).mean()) >= CLEAN_MIN_NEAR_PAPER
+    near_paper = float((distance[~paper] <= reach).mean())
+    return split if near_paper >= CLEAN_MIN_NEAR_PAPER else None
 
 
-def find_ink_clean(gray: np.ndarray) -> InkMaps:
-    """The ink of a clean picture (see `is_clean`) by one global threshold."""
-    split = _split(gray)
+def find_ink_clean(gray: np.ndarray) -> InkMaps | None:
+    """The ink of a clean picture by one global threshold; None when `gray` is not clean
+    (see `is_clean`), for the photo path to read."""
+    split = _clean_split(gray)
     if split is None:
-        raise ValueError("find_ink_clean needs a picture with two levels (see is_clean)")
+        return None
     threshold, dark_ink = split
     page = gray if dark_ink else 1.0 - gray
     cut = threshold if dark_ink else 1.0 - threshold

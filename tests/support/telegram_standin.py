@@ -271,14 +271,25 @@ class Hold:
 
     def wait_until_abandoned(self, *, timeout: float = 60.0) -> None:
         """Block until `abandoned()`; AssertionError after `timeout` (a hang guard)."""
-        deadline = time.monotonic() + timeout
-        while not self.abandoned():
-            if time.monotonic() >= deadline:
+        with self._cond:
+            self._cond.wait_for(lambda: self._waiting, timeout)
+            listening = [c for c in self._waiting if not _peer_hung_up(c)]
+        # Block on the sockets themselves: a client's hang-up makes its socket readable (EOF).
+        while listening:
+            readable, _, _ = select.select(listening, [], [], timeout)
+            if not readable:
                 raise AssertionError(
                     f"Telegram stand-in: the client of a held {self.method} call still "
                     f"listens after {timeout:.0f}s"
                 )
-            time.sleep(0.01)
+            if not all(_peer_hung_up(c) for c in readable):
+                raise AssertionError(
+                    f"Telegram stand-in: the client of a held {self.method} call sent more "
+                    "data instead of hanging up"
+                )
+            listening = [c for c in listening if c not in readable]
+        if not self.abandoned():
+            raise AssertionError(f"Telegram stand-in: no held {self.method} call to abandon")
 
     def release(self) -> None:
         """Let the held calls, and any the gate still catches, go on and take effect. Returns
