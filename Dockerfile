@@ -36,6 +36,7 @@ WORKDIR /src
 FROM build-tools AS app-wheel
 COPY pyproject.toml README.md ./
 COPY digitbot/ digitbot/
+COPY reading/ reading/
 COPY bot/ bot/
 COPY worker/ worker/
 COPY training/ training/
@@ -56,7 +57,7 @@ RUN mkdir /wheels \
     > /wheels/requirements.txt \
  && pip wheel --wheel-dir /wheels -r /wheels/requirements.txt
 
-# The web page validates uploads with Pillow (worker.decode) and enqueues like the bot does.
+# The web page validates uploads with Pillow (reading.decode) and enqueues like the bot does.
 FROM build-tools AS web-deps
 RUN mkdir /wheels \
  && printf '%s\n' \

@@ -14,7 +14,7 @@ import numpy as np
 
 from benchmarks.report import Section
 from benchmarks.stats import median_ms, ratio
-from worker.calibration import apply_temperature
+from reading.calibration import apply_temperature
 
 BATCH_SIZES = (1, 32)
 
@@ -38,7 +38,7 @@ def test_batch(size: int) -> np.ndarray:
 
 
 def run(counts: Counts, model_path: Path | None = None) -> Section:
-    from worker.model import DigitModel, load_shipped_model
+    from reading.model import DigitModel, load_shipped_model
 
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     model.warm_up()

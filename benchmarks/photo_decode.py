@@ -63,11 +63,11 @@ def time_stage(stage: Callable[[Any], Any], inputs: list[Any], repeats: int) -> 
 
 
 def run(counts: Counts, model_path: Path | None = None) -> Section:
-    from worker.decode import decode_image
-    from worker.model import DigitModel, load_shipped_model
-    from worker.preprocess import SEGMENT_MAX_SIDE, preprocess_array
-    from worker.reading import read_photo
-    from worker.recognize import recognize
+    from reading.decode import decode_image
+    from reading.model import DigitModel, load_shipped_model
+    from reading.pipeline import read_photo
+    from reading.preprocess import SEGMENT_MAX_SIDE, preprocess_array
+    from reading.recognize import recognize
 
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     model.warm_up()

@@ -31,7 +31,7 @@ from digitbot.payload import Source
 from digitbot.registry import ModelRegistry
 from digitbot.retrain import TriggerOutcome, request_retraining
 from digitbot.settings import Settings
-from worker.decode import probe_image
+from reading.decode import probe_image
 
 log = logging.getLogger(__name__)
 

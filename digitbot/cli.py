@@ -387,7 +387,7 @@ def dispatch(args: argparse.Namespace) -> int:
         queues = [q.strip() for q in args.queues.split(",") if q.strip()]
         return WorkerPool(settings.require_redis_url(), queues, args.processes).run()
     if args.command == "predict":
-        from worker.predict_cli import run_predict
+        from digitbot.predict_cli import run_predict
 
         return run_predict(
             args.files, as_json=args.json, model_path=args.model, recursive=args.recursive

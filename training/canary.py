@@ -62,8 +62,8 @@ def _report(result_path: Path | None, ok: bool, detail: str) -> int:
 def main(argv: list[str]) -> int:
     import numpy as np
 
+    from reading.model import DigitModel
     from training.datasets import load_mnist
-    from worker.model import DigitModel
 
     if len(argv) not in (1, 2):
         print("usage: python -m training.canary MODEL.keras [RESULT.json]", file=sys.stderr)

@@ -114,8 +114,8 @@ def run_cross_source(
     sources: Sequence[str] = SOURCES,
 ) -> dict[str, SetScore]:  # fmt: skip
     """Score the model (default: the shipped one) on every source; print the table."""
+    from reading.model import DigitModel, load_shipped_model
     from training.evaluate import pipeline
-    from worker.model import DigitModel, load_shipped_model
 
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     scores = evaluate_photo_sets(

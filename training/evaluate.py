@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from digitbot.errors import BadImageError
+from reading.model import DigitModel, load_shipped_model
+from reading.pipeline import read_photo
 from training.datasets import load_mnist, load_optdigits
 from training.handwriting_styles import STYLED_LABELS, restyle
 from training.miss_sheet import write_miss_sheets
@@ -26,8 +28,6 @@ from training.photo_synth import (
     random_style,
     render_photo,
 )
-from worker.model import DigitModel, load_shipped_model
-from worker.reading import read_photo
 
 # Each set's digit pool: (images uint8 (N, 28, 28) ink bright, labels), None for the negatives.
 DigitSources = dict[str, tuple[np.ndarray, np.ndarray] | None]

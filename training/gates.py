@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from reading.model import DigitModel
+from reading.pipeline import read_photo
 from training.corrections import CorrectionSet
 from training.promotion import Scores
-from worker.model import DigitModel
-from worker.reading import read_photo
 
 GATE_PHOTOS_PER_SET = 100
 GATE_PHOTO_SETS = ("mnist-single", "numbers", "negatives")

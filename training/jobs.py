@@ -25,6 +25,7 @@ from digitbot import defaults, keys, stats
 from digitbot.registry import ModelRegistry
 from digitbot.retrain import describe_corrections
 from digitbot.settings import Settings
+from reading.model import DigitModel
 from training.canary import run_canary
 from training.corrections import load_corrections, weighted
 from training.gates import load_gate_data, score
@@ -32,7 +33,6 @@ from training.photo_crops import CropRecipe
 from training.progress import ProgressReporter
 from training.promotion import Decision, Scores, decide
 from training.retrain_report import corrections_comparison, write_report
-from worker.model import DigitModel
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from reading.pipeline import Reading
+from reading.preprocess_mnist import to_uint8
 from training.photo_synth import PhotoSample
-from worker.preprocess_mnist import to_uint8
-from worker.reading import Reading
 
 TILE_HEIGHT = 84
 CAPTION_HEIGHT = 14

@@ -2,7 +2,7 @@
 
 A recogniser is any `Callable[[bytes], str]` that answers the digits it read, or "" for "no
 digit". `tutorial_baseline` is what the tutorials did (resize the whole photo to 28x28,
-invert, predict). Our own pipeline is scored through `worker.reading.read_photo`, the path the
+invert, predict). Our own pipeline is scored through `reading.pipeline.read_photo`, the path the
 workers run, by `digitbot evaluate --photos` (training/evaluate.py).
 """
 

@@ -1,7 +1,7 @@
 """Training crops read from phone-like photos: what the model sees in production, learned.
 
 MNIST's 28x28 digits are clean scans. The workers feed the model crops cut out of photos by
-`worker.preprocess`, which look different: pen strokes of even width, lighting and JPEG residue,
+`reading.preprocess`, which look different: pen strokes of even width, lighting and JPEG residue,
 slightly different centring. Here MNIST *training* digits are rendered into photos by
 `training.photo_synth` (the same kind of rendering as the photo benchmark, with other seeds),
 read back by the workers' own `preprocess`, and the crops kept with their labels. Photos with
@@ -33,10 +33,10 @@ import numpy as np
 from PIL import Image
 
 from digitbot.defaults import NOT_A_DIGIT
+from reading.preprocess_mnist import to_uint8
 from training.datasets import mnist_style
 from training.handwriting_styles import STYLED_LABELS, restyle
 from training.photo_synth import DEFAULT_SEEDS, random_style, render_negative, render_photo
-from worker.preprocess_mnist import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +238,7 @@ class _ChunkTask:
 
 
 def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndarray) -> PhotoCrops:
-    from worker.preprocess import preprocess
+    from reading.preprocess import preprocess
 
     part = task.part
     rng = np.random.default_rng([part.seed, _KIND_STREAMS[part.kind], task.start])

@@ -24,7 +24,7 @@ class ProgressReporter:
         self._message_id: int | None = None
         self._last_edit = 0.0
         if chat_id and settings.telegram_token:
-            from worker.telegram_reply import TelegramReplier
+            from digitbot.telegram_reply import TelegramReplier
 
             self._replier = TelegramReplier(settings.require_token(), settings.telegram_api_url)
 

@@ -22,12 +22,12 @@ import numpy as np
 
 from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ConfigurationError
+from reading.calibration import apply_temperature, expected_calibration_error, fit_temperature
 from training import reports
 from training.architectures import ARCHITECTURES, NUM_DIGITS, Architecture
 from training.augment import build_augmenter
 from training.datasets import load_mnist
 from training.photo_crops import CropRecipe, load_photo_crops
-from worker.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
 log = logging.getLogger(__name__)
 

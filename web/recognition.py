@@ -18,9 +18,9 @@ from bot.intake import Outcome
 from digitbot import defaults, keys, stats
 from digitbot.errors import BadImageError
 from digitbot.payload import Source
+from reading.decode import probe_image
 from web import visitors
 from web.state import client_address, web_state
-from worker.decode import probe_image
 
 log = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from digitbot import stats
 from digitbot.claims import Claim, ClaimBook, HeldElsewhere
 from digitbot.errors import BadImageError
 from digitbot.payload import RecognitionRequest
-from worker.preprocess import Preprocessed, preprocess
-from worker.reading import Reading, read_together
-from worker.recognize import Classifier
+from reading.pipeline import Reading, read_together
+from reading.preprocess import Preprocessed, preprocess
+from reading.recognize import Classifier
 
 log = logging.getLogger(__name__)
 

@@ -25,12 +25,12 @@ from digitbot.errors import DigitbotError
 from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
 from digitbot.replies import as_bytes
+from digitbot.telegram_reply import PossiblyDelivered
+from reading.explain import render_explanation
+from reading.pipeline import Reading, read_photo
+from reading.recognize import format_answer
 from worker.batch import BatchItem, claim_batch, read_batch, record_batch
-from worker.explain import render_explanation
-from worker.reading import Reading, read_photo
-from worker.recognize import format_answer
 from worker.runtime import get_runtime
-from worker.telegram_reply import PossiblyDelivered
 
 log = logging.getLogger(__name__)
 

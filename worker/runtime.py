@@ -24,9 +24,9 @@ from digitbot import keys
 from digitbot.errors import ConfigurationError, DigitbotError
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
+from digitbot.telegram_reply import TelegramReplier
+from reading.model import DigitModel, load_shipped_model, shipped_model_path
 from worker.device import DeviceInfo, detect_device
-from worker.model import DigitModel, load_shipped_model, shipped_model_path
-from worker.telegram_reply import TelegramReplier
 
 log = logging.getLogger(__name__)
 

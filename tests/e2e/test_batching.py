@@ -175,13 +175,17 @@ def test_a_chats_answers_come_in_the_order_sent_however_slow_its_downloads(
     x, y = clear_arrays()
     slow_chat, quick_chat = 9300, 9301
     indices = distinct_digits(8)
-    # Earlier photos take longer to fetch (getFile and download each wait): fetched at once,
-    # the last would be queued first.
-    slow = [
+    # The slow chat's first photo cannot be fetched until the test says so (its getFile is
+    # held); the photos after it take less and less time to fetch. Fetched at once, the last
+    # would be queued first.
+    held_fetch = stack.standin.hold_next("getFile")
+    slow = [stack.standin.user_sends_photo(slow_chat, digit_photo(x[indices[0]], seed=indices[0]))]
+    held_fetch.wait_until_held()
+    slow += [
         stack.standin.user_sends_photo(
-            slow_chat, digit_photo(x[i], seed=i), download_delay=0.1 * (len(indices) - k)
+            slow_chat, digit_photo(x[i], seed=i), download_delay=0.05 * (len(indices) - k)
         )
-        for k, i in enumerate(indices)
+        for k, i in enumerate(indices[1:], start=1)
     ]
     quick_indices = [indices[0], indices[1]]
     quick = [
@@ -189,14 +193,15 @@ def test_a_chats_answers_come_in_the_order_sent_however_slow_its_downloads(
         for i in quick_indices
     ]
 
-    for index, message_id in zip(indices, slow, strict=True):
-        assert wait_for_answer(stack, slow_chat, message_id).startswith(f"{int(y[index])} — ")
+    # The other chat does not wait for the slow chat's fetch: its answers come while it is held,
+    # and the slow chat's later photos, fetched by now, wait for their turn behind the first.
     for index, message_id in zip(quick_indices, quick, strict=True):
         assert wait_for_answer(stack, quick_chat, message_id).startswith(f"{int(y[index])} — ")
+    assert held_fetch.held == 1
+    assert not any(answers_to(stack, slow_chat, m) for m in slow), "answered out of turn"
+    held_fetch.release()
+    for index, message_id in zip(indices, slow, strict=True):
+        assert wait_for_answer(stack, slow_chat, message_id).startswith(f"{int(y[index])} — ")
     assert_answered_once_in_order(
         stack, [slow_chat] * len(slow) + [quick_chat] * len(quick), slow + quick
     )
-    # The other chat did not wait for the slow chat's downloads.
-    slow_done = max(answers_to(stack, slow_chat, m)[0].t for m in slow)
-    quick_done = max(answers_to(stack, quick_chat, m)[0].t for m in quick)
-    assert quick_done < slow_done, "the quick chat waited for the slow chat's downloads"

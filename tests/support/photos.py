@@ -99,7 +99,7 @@ def _clear_indices() -> tuple[int, ...]:
     they use unambiguous digits so that a hard digit cannot fail them. Accuracy itself is
     measured by the photo benchmark.
     """
-    from worker.model import load_shipped_model
+    from reading.model import load_shipped_model
 
     x, y = mnist_test_digits()
     model = load_shipped_model()

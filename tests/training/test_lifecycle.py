@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from digitbot.registry import ModelRegistry
+from reading.model import shipped_model_path
 from tests.support.photos import TEST_HOME
 from training.canary import run_canary
 from training.jobs import check_candidate
-from worker.model import shipped_model_path
 
 pytestmark = pytest.mark.slow
 

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from reading.model import DigitModel, load_shipped_model
+from reading.pipeline import read_photo
 from tests.support.photos import mnist_test_digits
 from training import evaluate
 from training.miss_sheet import CAPTION_HEIGHT, TILE_HEIGHT, write_miss_sheets
 from training.photo_synth import SET_NAMES, build_photo_set
-from worker.model import DigitModel, load_shipped_model
-from worker.reading import read_photo
 
 DIGITS = mnist_test_digits()
 

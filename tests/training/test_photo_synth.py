@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from reading.decode import decode_image
 from training import photo_benchmark, photo_synth
 from training.photo_synth import (
     NEGATIVE_KINDS,
@@ -19,7 +20,6 @@ from training.photo_synth import (
     render_negative,
     render_photo,
 )
-from worker.decode import decode_image
 
 
 def _font_digits() -> tuple[np.ndarray, np.ndarray]:

@@ -115,7 +115,7 @@ def web_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebStack]:
 @pytest.fixture(scope="module")
 def worker(web_stack: WebStack) -> Iterator[ManagedProcess]:
     """A real recognition worker with the shipped model."""
-    model = Path(os.environ.get("DIGITBOT_MODEL_PATH") or SHIPPED_MODEL)  # as worker.model does
+    model = Path(os.environ.get("DIGITBOT_MODEL_PATH") or SHIPPED_MODEL)  # as reading.model does
     assert model.exists(), f"no model at {model}: train the shipped model first"
     command = [
         sys.executable, "-m", "worker.rq_worker", "--name", "test-worker",

@@ -21,10 +21,10 @@ from bot.intake import PhotoIntake
 from digitbot import defaults, keys
 from digitbot.feedback import FeedbackStore, PendingAnswer, Status, daily_limit_key
 from digitbot.settings import Settings
+from reading.model import load_shipped_model
 from tests.support.photos import clear_digits, digit_photo, number_photo
 from tests.web.conftest import digit_png
 from web.visitors import VISITOR_COOKIE, address_hash, visitor_hash
-from worker.model import load_shipped_model
 from worker.rq_worker import DigitWorker
 from worker.runtime import WorkerRuntime, set_runtime
 

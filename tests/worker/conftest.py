@@ -11,9 +11,9 @@ from rq import Queue
 
 from digitbot import defaults
 from digitbot.settings import Settings
+from reading.model import DigitModel, load_shipped_model
 from tests.conftest import FAKE_TOKEN
 from tests.support.telegram_standin import TelegramStandIn
-from worker.model import DigitModel, load_shipped_model
 from worker.rq_worker import DigitWorker
 from worker.runtime import WorkerRuntime, set_runtime
 

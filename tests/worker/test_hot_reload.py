@@ -13,10 +13,10 @@ import redis
 
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
+from reading.model import DigitModel, shipped_model_path
 from tests.support.photos import mnist_test_digits
 from tests.support.processes import wait_until
 from worker import runtime as runtime_module
-from worker.model import DigitModel, shipped_model_path
 from worker.runtime import WorkerRuntime
 
 pytestmark = pytest.mark.slow

@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from worker.preprocess_ink import InkMaps, hysteresis
+from reading.preprocess_ink import InkMaps, hysteresis
 
 # The paper is even: the median paper level of each cell of a CLEAN_GRID x CLEAN_GRID split
 # differs from the others by at most this much (of [0, 1] gray), and its noise (MAD) is at

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-from worker.preprocess_lines import find_ruled_lines, heal_line_cuts
+from reading.preprocess_lines import find_ruled_lines, heal_line_cuts
 
 # Background is estimated on a coarse grid of blocks about this many per long side.
 BACKGROUND_BLOCKS_PER_SIDE = 160

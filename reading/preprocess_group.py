@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from worker.preprocess_mnist import stroke_width
+from reading.preprocess_mnist import stroke_width
 
 # Stacked pieces (one above the other) whose x-ranges overlap by this share of the narrower
 # one join when the vertical gap between them is at most this share of the taller one.

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from digitbot.defaults import NOT_A_DIGIT
-from worker.preprocess_group import (
+from reading.preprocess_group import (
     MIN_SPLIT_HEIGHT,
     Group,
     cut_group,

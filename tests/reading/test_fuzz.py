@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageFile
 
 from digitbot.errors import BadImageError, ImageTooLargeError, NotAnImageError
-from worker.decode import probe_image
-from worker.preprocess import SEGMENT_MAX_SIDE, Preprocessed, preprocess
+from reading.decode import probe_image
+from reading.preprocess import SEGMENT_MAX_SIDE, Preprocessed, preprocess
 
 FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -1,7 +1,7 @@
 """Digits we did not draw: image files of MNIST test digits, soft edges, tight frames.
 
 Each case here was answered "I don't see a digit here" before the clean-picture path
-(worker.preprocess_clean): a 28x28 PNG as it is or inverted, an anti-aliased enlargement, a
+(reading.preprocess_clean): a 28x28 PNG as it is or inverted, an anti-aliased enlargement, a
 blurred digit, a 0 filling its frame. The last test is the cross-source table in small form,
 with a floor the old reading failed (it read about 1 % of these files).
 """
@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter
 
+from reading.model import DigitModel
+from reading.pipeline import read_photo
+from reading.preprocess import preprocess
+from reading.preprocess_clean import is_clean
 from tests.support.photos import mnist_test_digits
 from training.cross_source import MNIST_FILE_SETS, mnist_file_sets
 from training.heldout_photos import build_heldout_set
 from training.photo_benchmark import evaluate_photo_sets
-from worker.model import DigitModel
-from worker.preprocess import preprocess
-from worker.preprocess_clean import is_clean
-from worker.reading import read_photo
 
 
 def png(image: np.ndarray) -> bytes:

@@ -8,8 +8,8 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from worker.preprocess_mnist import to_uint8
-from worker.recognize import Recognition
+from reading.preprocess_mnist import to_uint8
+from reading.recognize import Recognition
 
 PHOTO_WIDTH = 640
 INPUT_SCALE = 4  # 28 px -> 112 px

@@ -22,9 +22,9 @@ from digitbot.errors import (
     ImageTooLargeError,
     NotAnImageError,
 )
-from worker.model import DigitModel, load_shipped_model
-from worker.reading import read_photo
-from worker.recognize import format_answer
+from reading.model import DigitModel, load_shipped_model
+from reading.pipeline import read_photo
+from reading.recognize import format_answer
 
 STDIN = "-"
 # Files read from a directory, by extension (a file named on the command line is always read).

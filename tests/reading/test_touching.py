@@ -7,12 +7,12 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitbot.defaults import NOT_A_DIGIT
+from reading.model import DigitModel
+from reading.pipeline import read_photo
+from reading.preprocess import preprocess
+from reading.preprocess_group import Group
+from reading.touching import CutOption, apply_cuts, cut_candidates
 from tests.support.photos import clear_digits, number_photo
-from worker.model import DigitModel
-from worker.preprocess import preprocess
-from worker.preprocess_group import Group
-from worker.reading import read_photo
-from worker.touching import CutOption, apply_cuts, cut_candidates
 
 
 def _labels_of(mask: np.ndarray) -> tuple[np.ndarray, Group]:

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from worker.preprocess_group import (
+from reading.preprocess_group import (
     Group,
     group_mask,
     merge_pieces,
     split_touching,
     split_wide_in_row,
 )
-from worker.preprocess_mnist import stroke_width
+from reading.preprocess_mnist import stroke_width
 
 __all__ = ["Group", "Segmentation", "group_mask", "segment_digits"]
 

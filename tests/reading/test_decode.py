@@ -17,7 +17,7 @@ from digitbot.errors import (
     ImageTooLargeError,
     NotAnImageError,
 )
-from worker.decode import decode_image, probe_image
+from reading.decode import decode_image, probe_image
 
 ORIENTATION = 0x0112
 

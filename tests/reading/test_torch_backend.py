@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from reading.model import DigitModel, shipped_model_path
+from reading.preprocess import preprocess
 from tests.support.photos import REPO_ROOT, clear_arrays, digit_photo, mnist_test_digits
-from worker.model import DigitModel, shipped_model_path
-from worker.preprocess import preprocess
 
 NUM_MNIST_DIGITS = 300
 NUM_PHOTOS = 20
@@ -33,7 +33,7 @@ TORCH_SIDE = """
 import json, sys
 import numpy as np
 import keras
-from worker.model import DigitModel
+from reading.model import DigitModel
 
 model_path, inputs_path, outputs_path, info_path = sys.argv[1:5]
 model = DigitModel.load(model_path)
@@ -100,7 +100,7 @@ def test_shipped_model_answers_the_same_on_torch_as_on_tensorflow(tmp_path: Path
     found, info = run_on_torch(model_path, inputs, tmp_path)
 
     assert info["backend"] == "torch"
-    assert info["call"] == TORCH_CALL  # worker.model.compile_call took its torch path
+    assert info["call"] == TORCH_CALL  # reading.model.compile_call took its torch path
     assert not info["tensorflow_imported"]
     assert info["version"] == on_tensorflow.version
     assert found.shape == expected.shape == (len(inputs), on_tensorflow.num_classes)

@@ -1,6 +1,6 @@
 import numpy as np
 
-from worker.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from reading.calibration import apply_temperature, expected_calibration_error, fit_temperature
 
 
 def test_temperature_sharpens_underconfident_outputs_and_keeps_the_ranking() -> None:

@@ -20,13 +20,13 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
-from worker.decode import decode_image
-from worker.preprocess_clean import find_ink_clean
-from worker.preprocess_group import Group, group_mask
-from worker.preprocess_ink import InkMaps, find_ink
-from worker.preprocess_mnist import MNIST_SIZE, to_mnist
-from worker.preprocess_segment import REASON_TOO_SMALL, segment_digits
-from worker.touching import CutOption, cut_candidates
+from reading.decode import decode_image
+from reading.preprocess_clean import find_ink_clean
+from reading.preprocess_group import Group, group_mask
+from reading.preprocess_ink import InkMaps, find_ink
+from reading.preprocess_mnist import MNIST_SIZE, to_mnist
+from reading.preprocess_segment import REASON_TOO_SMALL, segment_digits
+from reading.touching import CutOption, cut_candidates
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_array", "to_mnist", "SEGMENT_MAX_SIDE"]
 
@@ -54,7 +54,7 @@ class Preprocessed:
     `stages` are uint8 pictures of `image_size` for the "how I read it" picture: "gray" (the
     picture), "flattened" (lighting evened out, ink dark) and "binary" (the ink found, ruled
     lines removed). `reason` is "" when digits were found. `cut_options` are other readings of
-    wide marks as two touching digits, for the model to judge (`worker.touching`).
+    wide marks as two touching digits, for the model to judge (`reading.touching`).
     """
 
     crops: np.ndarray

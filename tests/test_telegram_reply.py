@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from digitbot.errors import DeliveryError
+from digitbot.telegram_reply import PossiblyDelivered, TelegramReplier
 from tests.conftest import FAKE_TOKEN
 from tests.support.telegram_standin import TelegramStandIn
-from worker.telegram_reply import PossiblyDelivered, TelegramReplier
 
 
 @pytest.fixture()

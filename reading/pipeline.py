@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from worker.preprocess import Preprocessed, preprocess
-from worker.recognize import Classifier, Recognition, recognize
-from worker.touching import apply_cuts
+from reading.preprocess import Preprocessed, preprocess
+from reading.recognize import Classifier, Recognition, recognize
+from reading.touching import apply_cuts
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def read_photo(data: bytes, model: Classifier) -> Reading:
 
 def read_together(photos: Sequence[Preprocessed], model: Classifier) -> list[Reading]:
     """Recognise several preprocessed photos with one model call on all their crops (and the
-    crops of their touching-digit cut options, see `worker.touching`)."""
+    crops of their touching-digit cut options, see `reading.touching`)."""
     inputs = [_model_inputs(pre) for pre in photos]
     nonempty = [crops for crops in inputs if len(crops)]
     rows = model.probabilities(np.concatenate(nonempty)) if nonempty else np.zeros((0, 0))

@@ -22,7 +22,7 @@ import numpy as np
 from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ModelError
 from digitbot.quiet_native import import_keras
-from worker.calibration import apply_temperature
+from reading.calibration import apply_temperature
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
-from worker.preprocess import Preprocessed, preprocess, preprocess_array, to_mnist
-from worker.preprocess_mnist import stroke_width, to_uint8
+from reading.preprocess import Preprocessed, preprocess, preprocess_array, to_mnist
+from reading.preprocess_mnist import stroke_width, to_uint8
 
 # Digits as polylines in a unit box (x right, y down).
 ONE = [[(0.5, 0.0), (0.5, 1.0)]]
