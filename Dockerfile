@@ -149,8 +149,7 @@ RUN --mount=type=bind,from=worker-gpu-deps,source=/wheels,target=/deps \
  && pip install --no-index --no-deps /app/digitbot-*.whl
 USER digitbot
 # Several worker processes share the GPU: each takes memory as it needs it, not all at once.
-ENV TF_FORCE_GPU_ALLOW_GROWTH=true \
-    DIGITBOT_INFERENCE_BATCH=64
+ENV TF_FORCE_GPU_ALLOW_GROWTH=true
 HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
     CMD ["digitbot", "healthcheck", "worker"]
 CMD ["digitbot", "worker", "--processes", "2"]

@@ -168,14 +168,14 @@ def cpu_used(
     }
 
 
-def job_times(connection: Any, sent: Sequence[SentPhoto]) -> JobTimes:
+def job_times(connection: Any, sent: Sequence[SentPhoto], *, bot_id: int) -> JobTimes:
     """When each photo's recognition job was enqueued and started (epoch seconds, from RQ)."""
     from rq.job import Job
     from rq.serializers import JSONSerializer
 
     from digitbot import keys
 
-    ids = [keys.recognition_job_id(p.chat_id, p.message_id) for p in sent]
+    ids = [keys.recognition_job_id(p.chat_id, p.message_id, bot_id=bot_id) for p in sent]
     jobs = Job.fetch_many(ids, connection=connection, serializer=JSONSerializer)
     times: JobTimes = {}
     for photo, job in zip(sent, jobs, strict=True):
@@ -273,7 +273,8 @@ def run_once(
         result.worker_pids_changed = stack.worker_pids() != worker_pids
         clock_offset = time.time() - time.monotonic()
         with redis.Redis.from_url(stack.redis_server.url) as connection:
-            times = job_times(connection, sent)
+            bot_id = int(stack.standin.token.partition(":")[0])  # what getMe tells the bot
+            times = job_times(connection, sent, bot_id=bot_id)
         result.stages = stage_latencies(sent, answers, times, clock_offset)
     say(
         f"workers={num_workers}: {result.answered}/{result.sent} answered, "

@@ -83,6 +83,7 @@ def build_application(settings: Settings) -> Application:
             connection,
             max_queue_depth=settings.max_queue_depth,
             per_user_per_minute=settings.photos_per_user_per_minute,
+            bot_id=application.bot.id,  # known from getMe by now
         )
         application.bot_data[CHAT_LOCKS] = ChatLocks()
         await _set_command_menus(application, settings)

@@ -123,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="FILE",
         help="an image file; a directory (its image files, sorted, by extension: "
-        ".png .jpg .jpeg .webp .bmp .gif .tif .tiff .heic); or - for one image on stdin",
+        ".png .jpg .jpeg .webp .bmp .gif .tif .tiff .heic .heif); or - for one image on stdin",
     )
 
     evaluate = sub.add_parser(
@@ -141,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--sources",
         default="mnist-files,benchmark,heldout",
+        metavar="LIST",
         help="comma-separated sources for the table (default: all: mnist-files,benchmark,heldout)",
     )
     evaluate.add_argument("--n", type=int, default=200, help="photos per set")
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--draw",
         type=int,
         default=0,
+        metavar="N",
         help="another draw of the same sets, every seed moved by N (default 0: the benchmark's)",
     )
     evaluate.add_argument("--model", default=None, help="a .keras file (default: shipped model)")
@@ -183,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument(
         "version",
         nargs="?",
+        metavar="VERSION",
         help="the model version, for show (default: the champion) and promote (required)",
     )
 
@@ -251,8 +254,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         else:
-            print(f"digitbot {args.command}: {message}", file=sys.stderr, flush=True)
+            print(f"digitbot {command_name(args)}: {message}", file=sys.stderr, flush=True)
         return status
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """The command as an error line names it: `models show`, else the sub-command."""
+    if args.command == "models":
+        return f"models {args.action}"
+    return str(args.command)
 
 
 def describe_error(exc: BaseException) -> tuple[str, int] | None:
@@ -424,6 +434,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from pathlib import Path
 
         from training.evaluate import run_evaluate
+
+        configure_logging("evaluate")  # progress lines, where stderr is not a terminal
 
         if not (args.photos or args.misses or args.styles):
             from training.cross_source import run_cross_source

@@ -32,6 +32,10 @@ ANSWER_IN_FLIGHT_RETRIES = 20
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 # Decoding limits: more pixels than this is refused as a possible decompression bomb.
 MAX_IMAGE_PIXELS = 50_000_000
+# Formats decoded at full size (PNG, HEIC, WebP...; JPEG is decoded reduced) are refused over this
+# many pixels, which bounds a decode's memory (about 10 bytes a pixel at worst, RGBA) while a
+# 24-megapixel phone photo still passes.
+MAX_FULL_DECODE_PIXELS = 25_000_000
 # Photos are downscaled early so the longest side is at most this many pixels.
 WORKING_MAX_SIDE = 1024
 
@@ -65,11 +69,8 @@ WEB_PORT = 8000
 # Uploads one web client (address) may send per minute.
 WEB_UPLOADS_PER_MINUTE = 30
 
-# Workers: compute threads per worker process (scale with processes instead), and the most
-# photos read into one model call when several wait.
+# Workers: compute threads per worker process (scale with processes instead).
 COMPUTE_THREADS = 1
-CPU_INFERENCE_BATCH = 16
-GPU_INFERENCE_BATCH = 64
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_API_URL = "https://api.telegram.org/file/bot"

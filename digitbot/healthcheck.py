@@ -147,7 +147,12 @@ def redacted(url: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The healthcheck's arguments, shared by `digitbot healthcheck` and `python -m`."""
-    parser.add_argument("component", choices=COMPONENTS)
+    parser.add_argument(
+        "component",
+        choices=COMPONENTS,
+        metavar="COMPONENT",
+        help="what to check, one of: %(choices)s",
+    )
     parser.add_argument(
         "--port", type=int, default=DEFAULT_WEB_PORT, help="web: the port `digitbot web` uses"
     )

@@ -46,8 +46,11 @@ class PhotoIntake:
         *,
         max_queue_depth: int,
         per_user_per_minute: int = defaults.PHOTOS_PER_USER_PER_MINUTE,
+        bot_id: int = 0,
     ) -> None:
+        """`bot_id`: the Telegram bot whose photos this takes in (0 for the web page)."""
         self.connection = connection
+        self.bot_id = bot_id
         self.queue = Queue(
             defaults.QUEUE_RECOGNITION,
             connection=connection,
@@ -75,7 +78,7 @@ class PhotoIntake:
             return Submission(Outcome.BUSY)
         request_id = new_request_id()
         if job_id is None and chat_id and message_id:
-            job_id = keys.recognition_job_id(chat_id, message_id)
+            job_id = keys.recognition_job_id(chat_id, message_id, bot_id=self.bot_id)
         job_id = job_id or f"req-{request_id}"
         request = RecognitionRequest(
             request_id=request_id,
@@ -83,6 +86,7 @@ class PhotoIntake:
             source=source,
             chat_id=chat_id,
             message_id=message_id,
+            bot_id=self.bot_id,
             user_hash=user_hash,
         )
         self.connection.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)

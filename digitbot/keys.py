@@ -12,14 +12,17 @@ def photo_key(request_id: str) -> str:
     return f"{PREFIX}:photo:{request_id}"
 
 
-def answer_key(chat_id: int, message_id: int) -> str:
-    """Marks that the photo message (chat_id, message_id) was answered."""
-    return f"{PREFIX}:answered:{chat_id}:{message_id}"
+def answer_key(bot_id: int, chat_hash: str, message_id: int) -> str:
+    """Marks that bot `bot_id` answered photo message `message_id` in the chat whose salted
+    hash is `chat_hash` (digitbot.answer_marks makes it: the raw chat id is not kept here)."""
+    return f"{PREFIX}:answered:{bot_id}:{chat_hash}:{message_id}"
 
 
-def recognition_job_id(chat_id: int, message_id: int) -> str:
-    """One job per Telegram photo message, so a re-delivered update is never enqueued twice."""
-    return f"tg-{chat_id}-{message_id}"
+def recognition_job_id(chat_id: int, message_id: int, *, bot_id: int) -> str:
+    """One job per Telegram photo message, so a re-delivered update is never enqueued twice.
+    Message ids count per chat and chat ids are shared by every bot, so the bot's id is part of
+    it: two bots on one Redis never take each other's photos for duplicates."""
+    return f"tg-{bot_id}-{chat_id}-{message_id}"
 
 
 def web_result_key(request_id: str) -> str:
@@ -46,6 +49,11 @@ def model_meta_key(version: str) -> str:
 
 def model_blob_key(version: str) -> str:
     return f"{PREFIX}:models:blob:{version}"
+
+
+def model_lean_key(version: str) -> str:
+    """The version's lean form (a LiteRT `.tflite` file) beside its `.keras` artifact."""
+    return f"{PREFIX}:models:lean:{version}"
 
 
 STATS_KEY = f"{PREFIX}:stats"

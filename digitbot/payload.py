@@ -15,7 +15,8 @@ class RecognitionRequest:
     """What a worker needs to read one photo and deliver the answer.
 
     For Telegram requests `chat_id` and `message_id` name the photo message the answer replies
-    to; for web requests they are 0 and the result is stored under `web_result_key`.
+    to and `bot_id` the bot that received it (its answer mark names it, digitbot.answer_marks);
+    for web requests they are 0 and the result is stored under `web_result_key`.
     """
 
     request_id: str
@@ -23,6 +24,7 @@ class RecognitionRequest:
     source: Source
     chat_id: int = 0
     message_id: int = 0
+    bot_id: int = 0
     user_hash: str = ""
     received_at: float = field(default_factory=time.time)
     explain: bool = False

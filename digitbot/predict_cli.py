@@ -29,7 +29,7 @@ from reading.recognize import format_answer
 STDIN = "-"
 # Files read from a directory, by extension (a file named on the command line is always read).
 IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic"}
+    {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif"}
 )
 
 

@@ -1,11 +1,13 @@
 """The model registry, in Redis: every worker host reaches models through Redis alone.
 
-Each version keeps its artifact (the bytes of a `.keras` file) and its metadata (architecture,
-dataset hashes, metrics, created-at, parent). The champion is one key; promotions and rollbacks
-are recorded in a history list with the numbers behind each decision. No TensorFlow here.
+Each version keeps its artifact in two forms, the bytes of a `.keras` file (what training
+makes, and the fallback) and of its lean form, a LiteRT `.tflite` file (what workers call,
+reading/lean.py), and its metadata (architecture, dataset hashes, metrics, created-at, parent,
+both forms' hashes). The champion is one key; promotions and rollbacks are recorded in a history
+list with the numbers behind each decision. No TensorFlow here.
 
 Keys (see digitbot.keys): index (sorted set, by created-at), meta:<v> (JSON), blob:<v> (bytes),
-champion (a version string), history (a list of JSON events, newest first).
+lean:<v> (bytes), champion (a version string), history (a list of JSON events, newest first).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from digitbot.errors import DigitbotError
 from digitbot.replies import as_bytes, as_str
 
 DEFAULT_KEEP = 8
+LEAN_FORMAT = "tflite"  # reading.lean.LEAN_FORMAT; this module stays free of the reading library
 HISTORY_KEY = f"{keys.PREFIX}:models:history"
 HISTORY_LENGTH = 200
 
@@ -53,8 +56,11 @@ class ModelRegistry:
         self.connection = connection
         self.keep = keep
 
-    def publish(self, blob: bytes, metadata: dict[str, Any]) -> ModelInfo:
-        """Store a new version (not promoted). The version comes from the metadata."""
+    def publish(
+        self, blob: bytes, metadata: dict[str, Any], *, lean: bytes | None = None
+    ) -> ModelInfo:
+        """Store a new version (not promoted): its `.keras` bytes and, when given, its lean
+        form. The version comes from the metadata."""
         version = str(metadata.get("version") or "")
         if not version:
             raise RegistryError("model metadata has no 'version'")
@@ -65,9 +71,16 @@ class ModelRegistry:
             "artifact_bytes": len(blob),
             "published_at": time.time(),
         }
+        meta.pop("lean", None)  # describes the lean bytes stored here, or none
+        if lean is not None:
+            meta["lean"] = describe_lean(lean)
         meta.setdefault("parent", self.champion_version())
         with self.connection.pipeline() as pipe:
             pipe.set(keys.model_blob_key(version), blob)
+            if lean is not None:
+                pipe.set(keys.model_lean_key(version), lean)
+            else:
+                pipe.delete(keys.model_lean_key(version))
             pipe.set(keys.model_meta_key(version), json.dumps(meta))
             pipe.zadd(keys.MODEL_INDEX_KEY, {version: meta["published_at"]})
             pipe.execute()
@@ -92,6 +105,22 @@ class ModelRegistry:
         if data is None:
             raise RegistryError(f"model version {version!r} has no artifact")
         return as_bytes(data)
+
+    def lean_blob(self, version: str) -> bytes | None:
+        """The version's lean form, or None when it was published without one."""
+        data = self.connection.get(keys.model_lean_key(version))
+        return as_bytes(data) if data is not None else None
+
+    def attach_lean(self, version: str, lean: bytes) -> ModelInfo:
+        """Store the lean form of a version published without one (converted at promotion)."""
+        info = self.get(version)
+        assert info is not None
+        meta = {**info.metadata, "lean": describe_lean(lean)}
+        with self.connection.pipeline() as pipe:
+            pipe.set(keys.model_lean_key(version), lean)
+            pipe.set(keys.model_meta_key(version), json.dumps(meta))
+            pipe.execute()
+        return ModelInfo(version, meta)
 
     def champion_version(self) -> str | None:
         value = self.connection.get(keys.CHAMPION_KEY)
@@ -159,7 +188,16 @@ class ModelRegistry:
         if removed:
             with self.connection.pipeline() as pipe:
                 for name in removed:
-                    pipe.delete(keys.model_blob_key(name), keys.model_meta_key(name))
+                    pipe.delete(
+                        keys.model_blob_key(name),
+                        keys.model_lean_key(name),
+                        keys.model_meta_key(name),
+                    )
                     pipe.zrem(keys.MODEL_INDEX_KEY, name)
                 pipe.execute()
         return removed
+
+
+def describe_lean(lean: bytes) -> dict[str, Any]:
+    """What the metadata says of a lean form: its format, hash and size."""
+    return {"format": LEAN_FORMAT, "sha256": hashlib.sha256(lean).hexdigest(), "bytes": len(lean)}

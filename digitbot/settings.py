@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import redis
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -30,6 +29,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from digitbot import defaults
 from digitbot.errors import ConfigurationError
 from digitbot.setting_fields import (
+    REDIS_SCHEMES,
     CronExpression,
     HttpUrl,
     IdList,
@@ -98,12 +98,6 @@ class Settings(BaseSettings):
     update, so forged ones are refused."""
     model_path: Path | None = variable("DIGITBOT_MODEL_PATH", shown_default="the shipped model")
     """A `.keras` file workers and `digitbot predict` use instead of the shipped model."""
-    inference_batch: int | None = variable(
-        "DIGITBOT_INFERENCE_BATCH",
-        shown_default=f"{defaults.CPU_INFERENCE_BATCH} CPU / {defaults.GPU_INFERENCE_BATCH} GPU",
-        ge=1,
-    )
-    """Most photos a worker reads into one model call when several wait; 1 turns batching off."""
     compute_threads: int = variable("DIGITBOT_COMPUTE_THREADS", defaults.COMPUTE_THREADS, ge=1)
     """Compute threads of each recognition worker process (OMP_NUM_THREADS and TensorFlow's
     pools, unless those are set); scale with worker processes instead."""
@@ -257,17 +251,22 @@ def refuse_unauthenticated_remote(url: str, *, allowed: bool) -> None:
 
 def is_unauthenticated_remote(url: str) -> bool:
     """True for a password-less Redis reached over the network (not loopback, not a socket)."""
+    # Read the way redis-py's `from_url` reads it, without importing redis: the reading library
+    # imports these settings, and it stays clear of Redis (docs/architecture.md).
     try:
-        options = redis.connection.parse_url(url)
+        parts = urlsplit(url)
+        password = parts.password or dict(parse_qsl(parts.query)).get("password")
+        host = parts.hostname or "localhost"
     except ValueError as exc:
         raise ConfigurationError(f"REDIS_URL is not a Redis URL: {exc}") from None
-    if options.get("password") or "path" in options:
-        return False
-    host = str(options.get("host") or "localhost")
-    if host == "localhost":
+    if parts.scheme not in REDIS_SCHEMES:
+        raise ConfigurationError(
+            "REDIS_URL is not a Redis URL: expected redis://, rediss:// or unix://"
+        )
+    if password or parts.scheme == "unix" or host == "localhost":
         return False
     try:
-        return not ipaddress.ip_address(host.strip("[]")).is_loopback
+        return not ipaddress.ip_address(host).is_loopback
     except ValueError:
         return True  # a host name: not resolved here, so not trusted to be loopback
 

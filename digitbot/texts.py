@@ -14,6 +14,7 @@ from digitbot import defaults
 
 _MAX_MB = f"{defaults.MAX_DOWNLOAD_BYTES / 2**20:g} MB"
 _MAX_MEGAPIXELS = f"{defaults.MAX_IMAGE_PIXELS / 1e6:g} megapixels"
+_MAX_FULL_MEGAPIXELS = f"{defaults.MAX_FULL_DECODE_PIXELS / 1e6:g} megapixels"
 # What people send, in the words they know (reading.decode.ACCEPTED_FORMATS is the full list).
 _PHOTO_FORMATS = "JPEG, PNG, HEIC, WebP or GIF"
 
@@ -91,6 +92,10 @@ CORRUPT_IMAGE = (
 IMAGE_TOO_LARGE = (
     f"That image is too large for me to read. Please send a photo under {_MAX_MB} and "
     f"{_MAX_MEGAPIXELS}."
+)
+IMAGE_TOO_MANY_PIXELS = (
+    "That image has too many pixels for me to read in its format. Please send it as a JPEG "
+    f"photo, or under {_MAX_FULL_MEGAPIXELS}."
 )
 
 # --- Answers (the workers) ---

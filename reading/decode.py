@@ -16,7 +16,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from digitbot.defaults import MAX_DOWNLOAD_BYTES, MAX_IMAGE_PIXELS, WORKING_MAX_SIDE
+from digitbot import texts
+from digitbot.defaults import (
+    MAX_DOWNLOAD_BYTES,
+    MAX_FULL_DECODE_PIXELS,
+    MAX_IMAGE_PIXELS,
+    WORKING_MAX_SIDE,
+)
 from digitbot.errors import (
     BadImageError,
     CorruptImageError,
@@ -28,6 +34,11 @@ from digitbot.errors import (
 # attack surface and none of them is a phone photo. MPO is how Pillow names many phone JPEGs;
 # HEIF (pillow-heif's opener) is how iPhones store photos sent as files (.heic).
 ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
+# Formats the decoder can reduce while decoding (libjpeg's 1/2, 1/4, 1/8 scales). Every other
+# format is decoded at full size first, so it gets the lower MAX_FULL_DECODE_PIXELS cap.
+DRAFT_FORMATS = ("JPEG", "MPO")
+# The alpha composite is computed in bands of this many rows, so its float temporaries stay small.
+COMPOSITE_BAND_ROWS = 256
 
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation value -> the transpose that makes the stored pixels display upright.
@@ -98,6 +109,7 @@ def decode_image(data: bytes, *, max_side: int = WORKING_MAX_SIDE) -> np.ndarray
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             orientation = _exif_orientation(image)
             _draft_jpeg(image, max_side)
+            _refuse_full_decode_over_cap(image)  # a JPEG that cannot be reduced enough
             image.load()
             gray, scale = _to_gray(image)
             gray = _shrink(gray, max_side)
@@ -143,7 +155,20 @@ def _open(data: bytes) -> Image.Image:
         raise ImageTooLargeError(
             f"{width}x{height} = {width * height} pixels is over the {MAX_IMAGE_PIXELS} limit"
         )
+    if image.format not in DRAFT_FORMATS:
+        _refuse_full_decode_over_cap(image)
     return image
+
+
+def _refuse_full_decode_over_cap(image: Image.Image) -> None:
+    """Raise unless the pixels about to be decoded (after any draft) are within the cap."""
+    width, height = image.size
+    if width * height > MAX_FULL_DECODE_PIXELS:
+        raise ImageTooLargeError(
+            f"{image.format} {width}x{height} would be decoded at full size, "
+            f"over the {MAX_FULL_DECODE_PIXELS} pixel cap for that",
+            user_message=texts.IMAGE_TOO_MANY_PIXELS,
+        )
 
 
 def _exif_orientation(image: Image.Image) -> int:
@@ -156,7 +181,7 @@ def _exif_orientation(image: Image.Image) -> int:
 
 def _draft_jpeg(image: Image.Image, max_side: int) -> None:
     """Let libjpeg decode at 1/2, 1/4 or 1/8 scale, never below `max_side` on the long side."""
-    if image.format not in ("JPEG", "MPO"):
+    if image.format not in DRAFT_FORMATS:
         return
     width, height = image.size
     factor = max_side / max(width, height)
@@ -185,11 +210,16 @@ def _to_gray(image: Image.Image) -> tuple[Image.Image, float]:
         image = image.convert("RGBA")
         mode = image.mode
     if mode in _ALPHA_MODES:
-        la = np.asarray(image.convert("LA"), dtype=np.float32)
-        alpha = la[..., 1] * np.float32(1.0 / 255.0)
-        # Transparent pixels show the page the image is viewed on: white.
-        composed = la[..., 0] * alpha + 255.0 * (1.0 - alpha)
-        return Image.fromarray(np.ascontiguousarray(composed, dtype=np.float32)), 255.0
+        width, height = image.size
+        composed = Image.new("F", image.size)
+        for top in range(0, height, COMPOSITE_BAND_ROWS):
+            bottom = min(height, top + COMPOSITE_BAND_ROWS)
+            band = np.asarray(image.crop((0, top, width, bottom)).convert("LA"))
+            alpha = band[..., 1] * np.float32(1.0 / 255.0)
+            # Transparent pixels show the page the image is viewed on: white.
+            shown = band[..., 0] * alpha + 255.0 * (1.0 - alpha)
+            composed.paste(Image.fromarray(shown.astype(np.float32, copy=False)), (0, top))
+        return composed, 255.0
     if mode == "1":
         return image.convert("L"), 255.0
     try:

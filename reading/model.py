@@ -1,8 +1,12 @@
-"""The digit model inside a worker process: loaded once, called through a compiled function.
+"""The digit model inside a worker process: loaded once, called through a lean runtime.
 
 `model.predict` costs ~40 ms for one image because it builds a data pipeline per call; a direct
-call through a traced function with a fixed input signature costs about a millisecond. Keras and
-TensorFlow are imported lazily so that importing this module stays cheap.
+call through a traced function with a fixed input signature costs about a millisecond, most of it
+TensorFlow's per-call overhead. The same model converted to LiteRT (reading/lean.py, the
+`.tflite` file beside the `.keras` one) answers in well under a tenth of that, so that is the
+call used whenever the lean form is there and agrees with the Keras model; otherwise (missing,
+unreadable, stale) the compiled Keras call serves, after one log line. Keras and TensorFlow are
+imported lazily so that importing this module stays cheap.
 """
 
 from __future__ import annotations
@@ -22,6 +26,14 @@ from digitbot.errors import ModelError
 from digitbot.quiet_native import import_keras
 from digitbot.settings import Settings
 from reading.calibration import apply_temperature
+from reading.lean import (
+    MAX_ABS_DIFFERENCE,
+    RUNTIME_NAME,
+    LeanModel,
+    largest_difference,
+    lean_path,
+    probe_images,
+)
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +44,19 @@ INPUT_SHAPE = (28, 28, 1)
 
 @dataclass
 class DigitModel:
-    """A loaded Keras model with its version and metadata; `probabilities` is the hot path."""
+    """A loaded Keras model with its version, metadata and, when it has one, its lean form;
+    `probabilities` is the hot path."""
 
     keras_model: Any
     version: str
     metadata: dict[str, Any] = field(default_factory=dict)
+    lean: LeanModel | None = field(default=None, repr=False)
     _call: Callable[[np.ndarray], np.ndarray] | None = field(default=None, repr=False)
+
+    @property
+    def runtime(self) -> str:
+        """Which call answers: "litert" (the lean form) or "keras" (the compiled Keras call)."""
+        return "litert" if self.lean is not None else "keras"
 
     @property
     def num_classes(self) -> int:
@@ -49,22 +68,67 @@ class DigitModel:
         return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
-        """(n, 28, 28) floats in [0, 1] -> (n, num_classes) softmax probabilities."""
+        """(n, 28, 28) floats in [0, 1] -> (n, num_classes) calibrated softmax probabilities."""
         batch = np.asarray(crops, dtype=np.float32).reshape((-1, *INPUT_SHAPE))
         if batch.shape[0] == 0:
             return np.zeros((0, self.num_classes), dtype=np.float32)
+        lean = self.lean
+        if lean is not None:
+            try:
+                return apply_temperature(lean.run(batch), self.temperature)
+            except Exception as exc:  # a native failure must not stop the worker: use Keras
+                log.warning("%s call failed (%s); model %s uses the Keras call from now on",
+                            RUNTIME_NAME, exc, self.version)  # fmt: skip
+                self.lean = None
+        return apply_temperature(self.keras_call(batch), self.temperature)
+
+    def keras_probabilities(self, crops: np.ndarray) -> np.ndarray:
+        """`probabilities` through the compiled Keras call, whatever the lean form says (the
+        reference for checks and benchmarks)."""
+        batch = np.asarray(crops, dtype=np.float32).reshape((-1, *INPUT_SHAPE))
+        return apply_temperature(self.keras_call(batch), self.temperature)
+
+    def keras_call(self, batch: np.ndarray) -> np.ndarray:
+        """(n, 28, 28, 1) -> the Keras model's uncalibrated softmax, through the compiled call."""
         if self._call is None:
             self._call = compile_call(self.keras_model)
-        return apply_temperature(self._call(batch), self.temperature)
+        return self._call(batch)
 
     def warm_up(self) -> None:
-        """Trace the compiled call now, so the first user does not pay for it."""
-        self.probabilities(np.zeros((1, 28, 28), dtype=np.float32))
-        self.probabilities(np.zeros((3, 28, 28), dtype=np.float32))
+        """Trace the compiled call (and size the lean one's buffers) now, so the first user does
+        not pay for it."""
+        for size in (1, 3):
+            self.keras_call(np.zeros((size, *INPUT_SHAPE), dtype=np.float32))
+            self.probabilities(np.zeros((size, 28, 28), dtype=np.float32))
+
+    def attach_lean(self, path: Path, *, num_threads: int | None = None) -> bool:
+        """Use the lean form in `path` when it loads and agrees with the Keras model on fixed
+        probe inputs; otherwise keep the Keras call. One log line either way it falls back."""
+        path = Path(path)
+        if not path.exists():
+            log.info("model %s has no %s form (%s); using the Keras call",
+                     self.version, RUNTIME_NAME, path.name)  # fmt: skip
+            return False
+        threads = num_threads or Settings.from_env().compute_threads
+        try:
+            lean = LeanModel.from_file(path, num_threads=threads)
+            if lean.num_classes != self.num_classes:
+                raise ModelError(f"{lean.num_classes} classes, the Keras model {self.num_classes}")
+            # A stale file (the .keras one retrained in place) gives other answers on noise.
+            difference = largest_difference(lean, self.keras_call, probe_images())
+            if not difference <= MAX_ABS_DIFFERENCE:
+                raise ModelError(f"differs from the Keras model by {difference:.1e}")
+        except Exception as exc:  # ImportError, native errors: any of them means "use Keras"
+            log.warning("model %s: cannot use %s (%s); using the Keras call",
+                        self.version, path.name, exc)  # fmt: skip
+            return False
+        self.lean = lean
+        return True
 
     @classmethod
-    def load(cls, path: Path, *, version: str | None = None) -> DigitModel:
-        """Load a `.keras` file; metadata comes from a `.json` file beside it when present."""
+    def load(cls, path: Path, *, version: str | None = None, lean: bool = True) -> DigitModel:
+        """Load a `.keras` file; metadata comes from a `.json` file beside it when present, the
+        lean form from a `.tflite` file beside it (unless `lean` is False)."""
         keras = import_keras()
 
         path = Path(path)
@@ -78,14 +142,27 @@ class DigitModel:
             raise ModelError(f"cannot load model {path}: {type(exc).__name__}: {exc}") from exc
         check_shape(keras_model, str(path))
         resolved = version or str(metadata.get("version") or path.stem)
-        return cls(keras_model=keras_model, version=resolved, metadata=metadata)
+        model = cls(keras_model=keras_model, version=resolved, metadata=metadata)
+        if lean:
+            model.attach_lean(lean_path(path))
+        return model
 
     @classmethod
-    def from_bytes(cls, blob: bytes, *, version: str, metadata: dict[str, Any]) -> DigitModel:
-        """Load a model from the bytes of a `.keras` file (the registry's artifact)."""
+    def from_bytes(
+        cls,
+        blob: bytes,
+        *,
+        version: str,
+        metadata: dict[str, Any],
+        lean_blob: bytes | None = None,
+    ) -> DigitModel:
+        """Load a model from the bytes of a `.keras` file (the registry's artifact) and, when
+        given, of its lean form."""
         with tempfile.TemporaryDirectory(prefix="digitbot-model-") as tmp:
             path = Path(tmp) / "model.keras"
             path.write_bytes(blob)
+            if lean_blob is not None:
+                lean_path(path).write_bytes(lean_blob)
             model = cls.load(path, version=version)
         model.metadata = metadata
         return model

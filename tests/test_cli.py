@@ -7,6 +7,7 @@ default. The CLI runs as a subprocess, as a user runs it. Only the `predict` tes
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import socket
@@ -15,8 +16,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pillow_heif
 import pytest
 import redis
+from PIL import Image
 
 from digitbot import cli
 from digitbot.redis_server import EmbeddedRedis
@@ -134,9 +137,14 @@ def test_predict_json_keeps_failures_on_stdout_and_recursive_reads_subdirectorie
 
 
 def test_predict_exits_0_when_every_image_is_read(images: Path) -> None:
-    done = run_cli("predict", str(images / "a.png"), str(images / "b.png"))
+    """...an iPhone's HEIC among them."""
+    heic = images.parent / "IMG_0001.HEIC"
+    photo = Image.open(io.BytesIO(one_png(5))).convert("RGB")
+    pillow_heif.from_pillow(photo).save(heic, quality=90)
+    done = run_cli("predict", str(images / "a.png"), str(images / "b.png"), str(heic))
     assert done.returncode == 0, done.stderr
-    assert len(done.stdout.splitlines()) == 2
+    assert len(done.stdout.splitlines()) == 3
+    assert done.stdout.splitlines()[2].startswith(f"{heic}: 1 — ")
     assert "Traceback" not in done.stderr
     assert not [line for line in error_lines(done.stderr) if "error" in line]
 
@@ -159,7 +167,7 @@ def test_redis_down_is_one_line_naming_host_and_port_without_password() -> None:
     assert done.stdout == ""
     lines = error_lines(done.stderr)
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("digitbot models: cannot reach Redis at ")
+    assert lines[0].startswith("digitbot models list: cannot reach Redis at ")
     assert f"127.0.0.1:{port}" in lines[0]
     assert PASSWORD not in done.stderr
 
@@ -178,7 +186,7 @@ def test_missing_configuration_exits_2() -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     lines = error_lines(done.stderr)
-    assert len(lines) == 1 and lines[0].startswith("digitbot models: REDIS_URL is not set")
+    assert len(lines) == 1 and lines[0].startswith("digitbot models list: REDIS_URL is not set")
 
 
 def test_healthcheck_still_answers_1_not_2() -> None:
@@ -254,7 +262,51 @@ def test_models_messages_on_stderr_and_results_on_stdout(registry_env: dict[str,
     assert promote.returncode == 2
     assert promote.stdout == ""
     assert len(error_lines(promote.stderr)) == 1
-    assert error_lines(promote.stderr)[0].startswith("digitbot models: name the version")
+    assert error_lines(promote.stderr)[0].startswith("digitbot models promote: name the version")
+
+
+def test_retrain_already_queued_is_one_line_on_stderr_and_exit_1(
+    registry_env: dict[str, str],
+) -> None:
+    first = run_cli("retrain", env=registry_env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("retraining queued")
+    again = run_cli("retrain", env=registry_env)
+    assert again.returncode == 1
+    assert again.stdout == ""
+    assert error_lines(again.stderr) == [
+        "digitbot retrain: a retraining is already queued; not starting another"
+    ]
+
+
+# --- up: what it refuses before starting anything ---------------------------------------------
+
+
+PLACEHOLDER = "TELEGRAM_BOT_TOKEN is a placeholder, not a bot token"
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"TELEGRAM_BOT_TOKEN": "changeme"}, PLACEHOLDER),
+        ({"TELEGRAM_BOT_TOKEN": "<token>"}, PLACEHOLDER),
+        ({"DIGITBOT_WEB_USER": "ops"}, "DIGITBOT_WEB_PASSWORD is not set"),
+    ],
+)
+def test_up_refuses_a_placeholder_token_or_half_a_login_before_starting(
+    tmp_path: Path, extra: dict[str, str], says: str
+) -> None:
+    home = tmp_path / "home"
+    env = base_env(DIGITBOT_HOME=str(home), **extra)
+    for name in ("TELEGRAM_BOT_TOKEN", "DIGITBOT_WEB_USER", "DIGITBOT_WEB_PASSWORD"):
+        if name not in extra:
+            env.pop(name, None)
+    done = run_cli("up", "--redis-port", str(closed_port()), env=env)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = error_lines(done.stderr)
+    assert len(lines) == 1 and lines[0].startswith(f"digitbot up: {says}"), done.stderr
+    assert not (home / "redis").exists()  # no embedded Redis was started
 
 
 # --- help text and start-up -------------------------------------------------------------------
@@ -301,12 +353,31 @@ def test_models_help_describes_each_action() -> None:
         assert f"{action:9} {what}" in text
 
 
-def test_train_arch_help_lists_the_architectures() -> None:
+def test_train_arch_offers_the_architectures_as_choices() -> None:
     from training.architectures import ARCHITECTURES  # loads Keras
 
-    help_text = subparsers()["train"]._option_string_actions["--arch"].help or ""
-    listed = help_text.split("one of: ", 1)[1].split(" (", 1)[0]
-    assert [name.strip() for name in listed.split(",")] == list(ARCHITECTURES)
+    arch = subparsers()["train"]._option_string_actions["--arch"]
+    assert list(arch.choices or ()) == list(ARCHITECTURES)
+    text = " ".join(subparsers()["train"].format_help().split())
+    assert "one of: " + ", ".join(ARCHITECTURES) in text.replace("- ", "-")
+
+
+def test_an_unknown_architecture_is_a_usage_error_naming_the_choices() -> None:
+    done = run_cli("train", "--arch", "resnet")
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert "invalid choice: 'resnet'" in done.stderr and "digitnet" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_every_positional_and_option_has_help() -> None:
+    missing = [
+        f"{name} {'/'.join(action.option_strings) or action.dest}"
+        for name, parser in subparsers().items()
+        for action in parser._actions
+        if not action.help and not isinstance(action, argparse._SubParsersAction)
+    ]
+    assert missing == []
 
 
 # --- in-process: the handler's rules ----------------------------------------------------------
@@ -340,6 +411,20 @@ def test_an_unexpected_error_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch
 )
 def test_redis_location_never_shows_the_password(url: str, where: str) -> None:
     assert cli.redis_location(url) == where
+
+
+def test_evaluate_with_an_unknown_source_is_a_usage_error_before_anything_loads(
+    tmp_path: Path,
+) -> None:
+    from digitbot.errors import ConfigurationError
+    from training.cross_source import run_cross_source
+
+    with pytest.raises(ConfigurationError) as raised:  # not the missing model: checked first
+        run_cross_source(tmp_path, n=1, sources=["benchmark", "nope"], model_path=tmp_path / "m")
+    assert cli.describe_error(raised.value) == (
+        "--sources benchmark,nope: expected some of mnist-files, benchmark, heldout",
+        cli.EXIT_USAGE,
+    )
 
 
 def test_domain_errors_map_to_exit_codes() -> None:

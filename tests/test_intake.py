@@ -14,7 +14,7 @@ def test_submit_stores_bytes_with_ttl_and_enqueues_json_job(redis_conn: redis.Re
         b"jpeg-bytes", source="telegram-photo", chat_id=5, message_id=9, user_id=987654321
     )
     assert submission.outcome is Outcome.ACCEPTED
-    assert submission.job_id == keys.recognition_job_id(5, 9)
+    assert submission.job_id == keys.recognition_job_id(5, 9, bot_id=0)
     photo_key = keys.photo_key(submission.request_id)
     assert redis_conn.get(photo_key) == b"jpeg-bytes"
     assert 0 < redis_conn.ttl(photo_key) <= defaults.PHOTO_TTL_SECONDS

@@ -58,3 +58,19 @@ def test_prune_keeps_newest_and_never_the_champion(redis_conn: redis.Redis) -> N
     assert "a" not in names
     with pytest.raises(RegistryError):
         registry.blob("a")
+
+
+def test_both_forms_are_stored_and_pruned_together(redis_conn: redis.Redis) -> None:
+    registry = ModelRegistry(redis_conn, keep=1)
+    registry.publish(b"keras-v1", {"version": "v1", "arch": "cnn"}, lean=b"tflite-v1")
+    info = registry.get("v1")
+    assert info is not None and info.metadata["lean"]["format"] == "tflite"
+    assert info.metadata["lean"]["bytes"] == len(b"tflite-v1")
+    assert registry.blob("v1") == b"keras-v1"
+    assert registry.lean_blob("v1") == b"tflite-v1"
+    publish(registry, "v2")  # published without a lean form, then given one at promotion
+    assert registry.lean_blob("v2") is None and "lean" not in registry.get("v2").metadata
+    registry.attach_lean("v2", b"tflite-v2")
+    assert registry.lean_blob("v2") == b"tflite-v2"
+    assert registry.get("v2").metadata["lean"]["bytes"] == len(b"tflite-v2")
+    assert registry.lean_blob("v1") is None  # pruned with its .keras form

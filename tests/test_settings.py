@@ -141,7 +141,7 @@ def test_missing_redis_url_says_what_to_do() -> None:
     [
         ("DIGITBOT_MAX_QUEUE_DEPTH", "lots", "expected integer ≥ 1, got 'lots'"),
         ("DIGITBOT_MAX_QUEUE_DEPTH", "0", "expected integer ≥ 1, got '0'"),
-        ("DIGITBOT_INFERENCE_BATCH", "0", "expected integer ≥ 1"),
+        ("DIGITBOT_COMPUTE_THREADS", "0", "expected integer ≥ 1"),
         ("DIGITBOT_GATE_PHOTOS", "-1", "expected integer ≥ 0"),
         (
             "DIGITBOT_ADMIN_IDS",
@@ -231,7 +231,7 @@ def test_the_command_line_stops_on_a_bad_value_with_one_line_and_status_2(
     assert done.returncode == 2, done.stderr
     # Neither command loads TensorFlow, whose native start-up lines could precede the message.
     assert done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"digitbot {command[0]}: {name}: "), done.stderr
+    assert done.stderr.startswith(f"digitbot {' '.join(command)}: {name}: "), done.stderr
     assert repr(value) in done.stderr
 
 

@@ -1,20 +1,29 @@
 """The `train` command: one architecture, or all of them with a comparison table.
 
-TensorFlow is imported only when the command runs, so building the CLI stays light.
+TensorFlow is imported only when the command runs, so building the CLI stays light. Results
+(each model's line, the comparison table) go to stdout; progress goes to stderr: Keras' own bar
+on a terminal, plain log lines elsewhere (no carriage returns or ANSI codes in a log file).
+Errors are raised for digitbot.cli's one-line error handler.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from digitbot.errors import DigitbotError
 from digitbot.settings import Settings
 
+log = logging.getLogger(__name__)
+
 COMPARISON_FILE = "comparison.md"
+# training.architectures.ARCHITECTURES' names, here so that `--arch` offers them as choices
+# without loading Keras (tests/test_cli.py keeps the two equal).
+ARCHITECTURE_NAMES = ("mlp", "mlp-dropout", "one-hidden", "lenet5", "cnn-small", "cnn", "digitnet")
 
 
 def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -28,18 +37,23 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument(
         "--arch",
-        help="architecture to train, one of: mlp, mlp-dropout, one-hidden, lenet5, cnn-small, "
-        "cnn, digitnet (training.architectures.ARCHITECTURES)",
+        choices=ARCHITECTURE_NAMES,
+        metavar="NAME",
+        help="architecture to train, one of: %(choices)s (training/architectures.py)",
     )
     which.add_argument(
         "--all-archs", action="store_true", help="train every architecture and compare them"
     )
     parser.add_argument(
-        "--epochs", type=positive_int, help="override the recipe's epochs (default: the recipe's)"
+        "--epochs",
+        type=positive_int,
+        metavar="N",
+        help="override the recipe's epochs (default: the recipe's)",
     )
     parser.add_argument(
         "--batch-size",
         type=positive_int,
+        metavar="N",
         help="override the batch size (default: the recipe's)",
     )
     parser.add_argument(
@@ -48,6 +62,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument(
         "--limit",
         type=positive_int,
+        metavar="N",
         help="use only the first N training images, for smoke runs (default: all 60,000)",
     )
     parser.add_argument(
@@ -87,7 +102,11 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="constant learning rate with --init-from (default: %(default)g)",
     )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    parser.add_argument("--quiet", action="store_true", help="no Keras progress bars")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no training progress (default: a bar on a terminal, else a line per epoch)",
+    )
     parser.set_defaults(handler=run_train)
     return parser
 
@@ -116,9 +135,11 @@ def run_train(args: argparse.Namespace) -> int:
             num_styled_photos=args.photo_styled or 0,
         )
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
+    verbose, callbacks = progress_display(quiet=args.quiet, stream=sys.stderr)
     results = []
-    try:
-        for name in names:
+    for name in names:
+        # Whatever training writes to stdout (Keras' bar does) is progress: it goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
             result = train(
                 name,
                 home=home,
@@ -128,24 +149,34 @@ def run_train(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 seed=args.seed,
                 photo_crops=recipe,
-                verbose=0 if args.quiet else 1,
+                verbose=verbose,
+                callbacks=callbacks,
                 init_from=Path(args.init_from) if args.init_from else None,
                 learning_rate=args.learning_rate,
             )
-            results.append(result.metrics)
-            print(
-                f"{result.version}: test accuracy {result.test_accuracy:.2%}, "
-                f"report in {result.out_dir}"
-            )
-    except DigitbotError as error:
-        logging.getLogger(__name__).error("%s", error)
-        print(f"error: {error}")
-        return 2
+        results.append(result.metrics)
+        print(
+            f"{result.version}: test accuracy {result.test_accuracy:.2%}, "
+            f"report in {result.out_dir}",
+            flush=True,
+        )
     if args.all_archs:
         table = comparison_table(results)
         print(table)
         write_comparison(home, table)
     return 0
+
+
+def progress_display(*, quiet: bool, stream: Any) -> tuple[int, list[Any]]:
+    """Keras' `verbose` and the callbacks that show training progress: Keras' own bar where
+    `stream` is a terminal, plain lines (training.progress_bar) elsewhere, nothing if quiet."""
+    if quiet:
+        return 0, []
+    if getattr(stream, "isatty", lambda: False)():
+        return 1, []
+    from training.progress_bar import plain_epoch_lines
+
+    return 0, [plain_epoch_lines(log)]
 
 
 def comparison_table(rows: Sequence[dict[str, Any]]) -> str:

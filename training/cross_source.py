@@ -14,15 +14,20 @@ Every set uses digits of MNIST's test split only (optdigits for one benchmark se
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from digitbot.errors import ConfigurationError
 from training.heldout_photos import HELDOUT_SETS, build_heldout_set
 from training.photo_benchmark import SetScore, evaluate_photo_sets
-from training.photo_synth import PhotoSample
+from training.photo_synth import SET_NAMES, PhotoSample
+from training.progress_bar import ProgressBar
+
+log = logging.getLogger(__name__)
 
 SOURCES = ("mnist-files", "benchmark", "heldout")
 MNIST_FILE_SETS = ("as-is", "inverted", "x4", "x10-inverted", "small-on-page")
@@ -68,28 +73,45 @@ def _png(image: np.ndarray) -> bytes:
     return out.getvalue()
 
 
+def check_sources(sources: Sequence[str]) -> None:
+    """Raise ConfigurationError (a usage error) for a source name that is not in SOURCES."""
+    unknown = [source for source in sources if source not in SOURCES]
+    if unknown or not sources:
+        raise ConfigurationError(
+            f"--sources {','.join(sources)}: expected some of {', '.join(SOURCES)}"
+        )
+
+
 def cross_source_sets(
     home: Path, n: int, *, draw: int = 0, sources: Sequence[str] = SOURCES
 ) -> dict[str, list[PhotoSample]]:
-    """Every source's sets, named "source/set", with `n` photos each."""
+    """Every source's sets, named "source/set", with `n` photos each (rendered under a
+    progress bar: the photo sets take minutes)."""
     from training.datasets import load_mnist
     from training.evaluate import photo_sets
 
-    unknown = sorted(set(sources) - set(SOURCES))
-    if unknown:
-        raise ValueError(f"unknown sources {unknown}; expected some of {list(SOURCES)}")
+    check_sources(sources)
     mnist = load_mnist(home)
     test_digits = (mnist.x_test, mnist.y_test)
+    num_sets = {
+        "mnist-files": len(MNIST_FILE_SETS),
+        "benchmark": len(SET_NAMES),
+        "heldout": len(HELDOUT_SETS),
+    }
+    total = n * sum(num_sets[source] for source in set(sources))
     sets: dict[str, list[PhotoSample]] = {}
-    if "mnist-files" in sources:
-        for name, samples in mnist_file_sets(test_digits, n, draw=draw).items():
-            sets[f"mnist-files/{name}"] = samples
-    if "benchmark" in sources:
-        for name, samples in photo_sets(home, n, draw).items():
-            sets[f"benchmark/{name}"] = samples
-    if "heldout" in sources:
-        for name in HELDOUT_SETS:
-            sets[f"heldout/{name}"] = build_heldout_set(name, test_digits, n, draw=draw)
+    with ProgressBar("making photo sets", total, unit="photo", log=log) as progress:
+        if "mnist-files" in sources:
+            for name, samples in mnist_file_sets(test_digits, n, draw=draw).items():
+                sets[f"mnist-files/{name}"] = samples
+                progress.update(len(samples))
+        if "benchmark" in sources:
+            for name, samples in photo_sets(home, n, draw, progress=progress).items():
+                sets[f"benchmark/{name}"] = samples
+        if "heldout" in sources:
+            for name in HELDOUT_SETS:
+                sets[f"heldout/{name}"] = build_heldout_set(name, test_digits, n, draw=draw)
+                progress.update(len(sets[f"heldout/{name}"]))
     return sets
 
 
@@ -117,9 +139,12 @@ def run_cross_source(
     from reading.model import DigitModel, load_shipped_model
     from training.evaluate import pipeline
 
+    check_sources(sources)  # before the model and MNIST take their seconds
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     scores = evaluate_photo_sets(
-        pipeline(model), cross_source_sets(home, n, draw=draw, sources=sources)
+        pipeline(model),
+        cross_source_sets(home, n, draw=draw, sources=sources),
+        progress="reading photos",
     )
     print(f"model {model.version}, {n} photos per set, draw {draw}")
     print(markdown(scores))

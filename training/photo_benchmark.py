@@ -9,6 +9,7 @@ workers run, by `digitbot evaluate --photos` (training/evaluate.py).
 from __future__ import annotations
 
 import io
+import logging
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,9 @@ from PIL import Image
 
 from digitbot.defaults import NOT_A_DIGIT
 from training.photo_synth import PhotoSample
+from training.progress_bar import ProgressBar
+
+log = logging.getLogger(__name__)
 
 Recogniser = Callable[[bytes], str]
 # (n, 28, 28) float32 MNIST-style crops -> (n, num_classes) probabilities; a class 10, when the
@@ -44,9 +48,15 @@ class SetScore:
 
 
 def evaluate_photo_sets(
-    recognise: Recogniser, sets: Mapping[str, Sequence[PhotoSample]]
+    recognise: Recogniser,
+    sets: Mapping[str, Sequence[PhotoSample]],
+    *,
+    progress: str | None = None,
 ) -> dict[str, SetScore]:
-    """Run `recognise` on every photo of every set and score each set."""
+    """Run `recognise` on every photo of every set and score each set. With `progress` (what
+    is being done, e.g. "reading photos"), a progress bar counts the photos."""
+    total = sum(len(samples) for samples in sets.values())
+    bar = ProgressBar(progress, total, unit="photo", log=log) if progress else None
     scores = {}
     for name, samples in sets.items():
         correct = rejected = wrongly_rejected = 0
@@ -55,6 +65,8 @@ def evaluate_photo_sets(
             started = time.perf_counter()
             answer = recognise(sample.data)
             durations.append(time.perf_counter() - started)
+            if bar is not None:
+                bar.update()
             correct += answer == sample.label
             rejected += answer == ""
             wrongly_rejected += answer == "" and sample.label != ""
@@ -67,6 +79,8 @@ def evaluate_photo_sets(
             wrongly_rejected=wrongly_rejected / count,
             median_ms=1000.0 * statistics.median(durations) if durations else 0.0,
         )
+    if bar is not None:
+        bar.close()
     return scores
 
 

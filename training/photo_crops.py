@@ -37,6 +37,7 @@ from reading.preprocess_mnist import to_uint8
 from training.datasets import mnist_style
 from training.handwriting_styles import STYLED_LABELS, restyle
 from training.photo_synth import DEFAULT_SEEDS, random_style, render_negative, render_photo
+from training.progress_bar import ProgressBar
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +166,19 @@ def _build(
     processes = processes or max(1, min(len(tasks), os.cpu_count() or 1))
     log.info("rendering %s photos in %d processes",
              ", ".join(f"{p.count} {p.kind}" for p in parts), processes)  # fmt: skip
-    if processes == 1:
-        results = [_run_chunk(task, train_images, train_labels) for task in tasks]
-    else:
-        with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_run_chunk, t, train_images, train_labels) for t in tasks]
-            for done, _ in enumerate(as_completed(futures), start=1):
-                if done % 10 == 0 or done == len(futures):
-                    log.info("rendered %d of %d chunks of photos", done, len(futures))
-            results = [f.result() for f in futures]
+    total = sum(task.count for task in tasks)
+    with ProgressBar("rendering training photos", total, unit="photo", log=log) as progress:
+        if processes == 1:
+            results = []
+            for task in tasks:
+                results.append(_run_chunk(task, train_images, train_labels))
+                progress.update(task.count)
+        else:
+            with ProcessPoolExecutor(processes, mp_context=get_context("spawn")) as pool:
+                futures = {pool.submit(_run_chunk, t, train_images, train_labels): t for t in tasks}
+                for future in as_completed(futures):
+                    progress.update(futures[future].count)
+                results = [future.result() for future in futures]  # in the tasks' order
     return _joined(results)
 
 

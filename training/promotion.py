@@ -5,7 +5,8 @@ Gates (each compares candidate and champion measured in the same run, on the sam
   corrections  held-out user corrections: accuracy may not drop by more than CORRECTIONS_TOLERANCE
                (skipped while there are fewer than MIN_CORRECTIONS held-out samples)
   photos       each photo-benchmark set may not drop by more than PHOTO_TOLERANCE
-  canary       the artifact loads and predicts in a fresh process
+  canary       the artifact loads and predicts in a fresh process, and its lean (LiteRT) form
+               gives the same probabilities within 1e-4 on 1,000 test digits (training/canary.py)
 The decision records every number, so "why was this promoted?" always has an answer.
 """
 

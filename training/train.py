@@ -2,8 +2,9 @@
 
     python -m training train --arch digitnet        # or: digitbot train --arch digitnet
 
-Everything lands in `home/reports/<version>/`: model.keras, metrics.json, learning curves,
-confusion matrix, misclassified digits and TensorBoard logs.
+Everything lands in `home/reports/<version>/`: model.keras and its lean form model.tflite
+(reading/lean.py), metrics.json, learning curves, confusion matrix, misclassified digits and
+TensorBoard logs.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import numpy as np
 from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ConfigurationError
 from reading.calibration import apply_temperature, expected_calibration_error, fit_temperature
+from reading.lean import convert, lean_path
 from training import reports
 from training.architectures import ARCHITECTURES, NUM_DIGITS, Architecture
 from training.augment import build_augmenter
@@ -99,6 +101,15 @@ def with_augmentation(model: keras.Model, seed: int) -> keras.Model:
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return trainer
+
+
+def write_lean_form(model: keras.Model, model_path: Path) -> None:
+    """Write the model's LiteRT form beside its `.keras` file. A failure costs only the fast
+    call: the promotion check converts again, or refuses the model."""
+    try:
+        lean_path(model_path).write_bytes(convert(model))
+    except Exception as exc:  # the converter raises many types; the .keras result stands
+        log.warning("could not convert %s to LiteRT: %s: %s", model_path, type(exc).__name__, exc)
 
 
 def train(
@@ -203,6 +214,7 @@ def train(
     calibration = calibrate(probabilities, data.y_test)
     model_path = out_dir / MODEL_FILE
     model.save(model_path)
+    write_lean_form(model, model_path)
 
     metrics: dict[str, Any] = {
         "version": version,

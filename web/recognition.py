@@ -2,7 +2,8 @@
 
 POST /api/recognize validates the image here (size, format, pixel count) so a bad upload is
 answered at once, then enqueues it exactly like a Telegram photo. The worker stores the result
-under `web_result_key(request_id)`; GET /api/result/<id> hands it over when it is there.
+under `web_result_key(request_id)`; GET /api/result/<id> hands it over when it is there, to the
+browser that sent the image only (its visitor cookie, web.visitors).
 The answer can then be confirmed or corrected by the same browser (web.feedback).
 """
 
@@ -101,11 +102,15 @@ def recognize() -> tuple[Response, int] | Response:
 
 @blueprint.get("/api/result/<request_id>")
 def result(request_id: str) -> tuple[Response, int] | Response:
-    """200 with the worker's result, 202 while pending, 404 for an unknown id, 502 if it failed."""
+    """200 with the worker's result, 202 while pending, 404 for an unknown id or one that
+    another visitor sent, 502 if it failed."""
     if not REQUEST_ID_PATTERN.match(request_id):
         return error_response(404, texts.UNKNOWN_REQUEST)
     g.request_id = request_id
     connection = web_state().connection
+    # Ids show in logs and on /rq; the answer and its crops are for the sender's browser only.
+    if not visitors.sent_by_this_visitor(connection, request_id):
+        return error_response(404, texts.UNKNOWN_REQUEST)
     raw = connection.get(keys.web_result_key(request_id))
     if raw is not None:
         g.log_level = logging.INFO

@@ -2,20 +2,33 @@
 
 Without operator credentials the server only starts on a loopback address: on any other address
 the operator pages would be reachable by others, so it refuses and says how to configure them.
+
+waitress reads a whole request body before the app sees it, so it is waitress that refuses one
+over MAX_REQUEST_BYTES: at once when the declared Content-Length is over (never inviting the
+body with "100 Continue"), at the limit for a chunked one, which declares no length. Its 413 is
+then the page's JSON error, the same one the app gives, instead of waitress' plain text.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import signal
 import sys
+from typing import Any
 
 import redis
 import waitress
+from flask import Flask
 from redis.backoff import ExponentialBackoff
 from redis.retry import Retry
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer
+from waitress.task import ErrorTask
+from waitress.utilities import RequestEntityTooLarge
 
+from digitbot import texts
 from digitbot.errors import ConfigurationError
 from digitbot.logs import configure_logging
 from digitbot.settings import Settings
@@ -59,7 +72,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> int:
     )  # fmt: skip
     signal.signal(signal.SIGTERM, _exit_cleanly)  # `digitbot up`, compose and systemd stop with it
     try:
-        waitress.serve(app, host=host, port=port, **server_options(config))
+        build_server(app, host=host, port=port, config=config).run()
     except OSError as exc:
         print(f"digitbot web: cannot listen on {host}:{port}: {exc}", file=sys.stderr, flush=True)
         return EXIT_CANNOT_LISTEN
@@ -85,6 +98,44 @@ def server_options(config: WebConfig) -> dict[str, object]:
             trusted_proxy_headers={"x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"},
         )
     return options
+
+
+def build_server(app: Flask, *, host: str, port: int, config: WebConfig) -> Any:
+    """A waitress server for `app` (not started: call .run()); it answers 413 in JSON."""
+    socket_map: dict[int, Any] = {}
+    server = waitress.create_server(
+        app, map=socket_map, host=host, port=port, **server_options(config)
+    )
+    for dispatcher in socket_map.values():  # one listening server per address, and its trigger
+        if isinstance(dispatcher, BaseWSGIServer):
+            dispatcher.channel_class = _Channel
+    return server
+
+
+class _TooLargeInJson(ErrorTask):  # type: ignore[misc]
+    """waitress' error answers, except that 413 is `{"error": texts.IMAGE_TOO_LARGE}`."""
+
+    def execute(self) -> None:
+        if not isinstance(self.request.error, RequestEntityTooLarge):
+            super().execute()
+            return
+        body = json.dumps({"error": texts.IMAGE_TOO_LARGE}).encode()
+        self.status = "413 Request Entity Too Large"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = _TooLargeInJson
+
+    def send_continue(self) -> None:
+        """Invite the body only of a request that is not refused already (by its length)."""
+        if self.request is not None and self.request.error is not None:
+            self.request.expect_continue = False
+            return
+        super().send_continue()
 
 
 def _exit_cleanly(signum: int, frame: object) -> None:

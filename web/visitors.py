@@ -3,11 +3,12 @@
 The id is random (derived from nothing about the visitor) and never stored: Redis keeps only its
 salted hash, made with the salt of Telegram users' hashes after a "web:" prefix, so a visitor
 and a Telegram user can never share a hash. Each request remembers whose it is, so only the
-visitor who sent an image may confirm or correct its answer.
+visitor who sent an image may see its answer (the crops show the image) and confirm or correct it.
 """
 
 from __future__ import annotations
 
+import hmac
 import re
 import secrets
 
@@ -72,6 +73,15 @@ def owner_of(connection: redis.Redis, request_id: str) -> str | None:
     if isinstance(owner, bytes):
         return owner.decode()
     return owner or None
+
+
+def sent_by_this_visitor(connection: redis.Redis, request_id: str) -> bool:
+    """True when the current request's cookie names the visitor who sent `request_id`."""
+    visitor = visitor_id()
+    owner = owner_of(connection, request_id)
+    if visitor is None or owner is None:
+        return False
+    return hmac.compare_digest(visitor_hash(connection, visitor), owner)
 
 
 def forget_requests(connection: redis.Redis, user_hash: str) -> None:

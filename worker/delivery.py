@@ -1,6 +1,6 @@
 """Delivering an answer exactly once: the answer mark and the lease on sending it.
 
-Each Telegram photo message has an answer mark in Redis (`keys.answer_key`). An attempt to answer
+Each Telegram photo message has an answer mark in Redis (`answer_mark_key`). An attempt to answer
 first claims it atomically: `SET mark sending:<token> NX EX ANSWER_SENDING_TTL_SECONDS`. Only the
 attempt that set it sends; then the mark says `sent:<message id>` for a week. An attempt that
 finds `sent:` sends nothing. One that finds another attempt's `sending:` sends nothing either and
@@ -32,6 +32,7 @@ from typing import Any
 import redis
 
 from digitbot import defaults, keys, stats
+from digitbot.answer_marks import answer_mark_key
 from digitbot.errors import DeliveryError
 from digitbot.payload import RecognitionRequest
 from digitbot.replies import as_bytes, as_str
@@ -73,7 +74,9 @@ def is_answered(connection: redis.Redis, request: RecognitionRequest) -> bool:
     """True once the request's answer was sent (Telegram) or stored (web)."""
     if not request.is_telegram:
         return bool(connection.exists(keys.web_result_key(request.request_id)))
-    mark = connection.get(keys.answer_key(request.chat_id, request.message_id))
+    mark = connection.get(
+        answer_mark_key(connection, request.bot_id, request.chat_id, request.message_id)
+    )
     return mark is not None and says_sent(mark)
 
 
@@ -101,7 +104,8 @@ def deliver(
             ex=defaults.RESULT_TTL_SECONDS,
         )
         return True
-    lease = SendingLease(connection, keys.answer_key(request.chat_id, request.message_id))
+    mark_key = answer_mark_key(connection, request.bot_id, request.chat_id, request.message_id)
+    lease = SendingLease(connection, mark_key)
     other = lease.claim()
     if other is not None:
         mark, ttl = other

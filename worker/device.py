@@ -1,13 +1,11 @@
-"""Which device a worker computes on, and the inference batch size that suits it."""
+"""Which device a worker computes on (a GPU when the Keras backend sees one, else the CPU)."""
 
 from __future__ import annotations
 
 import platform
 from dataclasses import dataclass
 
-from digitbot import defaults
 from digitbot.quiet_native import import_keras
-from digitbot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -15,15 +13,13 @@ class DeviceInfo:
     kind: str  # "cpu" | "gpu"
     name: str
     backend: str
-    batch_size: int
 
     def describe(self) -> str:
-        return f"{self.kind.upper()} {self.name} ({self.backend}, batch {self.batch_size})"
+        return f"{self.kind.upper()} {self.name} ({self.backend})"
 
 
 def detect_device() -> DeviceInfo:
-    """Ask the Keras backend for a GPU; fall back to the CPU. DIGITBOT_INFERENCE_BATCH overrides
-    the batch size."""
+    """Ask the Keras backend for a GPU; fall back to the CPU."""
     keras = import_keras()
 
     backend = keras.backend.backend()
@@ -46,6 +42,4 @@ def detect_device() -> DeviceInfo:
         devices = [d for d in jax.devices() if d.platform == "gpu"]
         if devices:
             kind, name = "gpu", str(devices[0].device_kind)
-    default_batch = defaults.GPU_INFERENCE_BATCH if kind == "gpu" else defaults.CPU_INFERENCE_BATCH
-    batch = Settings.from_env().inference_batch or default_batch
-    return DeviceInfo(kind=kind, name=name, backend=backend, batch_size=batch)
+    return DeviceInfo(kind=kind, name=name, backend=backend)

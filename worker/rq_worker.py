@@ -147,8 +147,7 @@ class DigitWorker(SimpleWorker):
         key = keys.worker_info_key(self.name)
         self.connection.hset(key, mapping={
             "device": device.describe(), "kind": device.kind, "backend": device.backend,
-            "batch_size": device.batch_size, "model": model_version,
-            "host": socket.gethostname(), "pid": os.getpid(),
+            "model": model_version, "host": socket.gethostname(), "pid": os.getpid(),
         })  # fmt: skip
         self.connection.expire(key, WORKER_INFO_TTL_SECONDS)
 
@@ -157,7 +156,7 @@ def limit_compute_threads(threads: int) -> None:
     """Give each worker process `threads` compute threads (Settings.compute_threads: one
     unless DIGITBOT_COMPUTE_THREADS says otherwise), before TensorFlow is imported.
 
-    Recognition runs one small batch at a time, so a thread pool per process only makes N
+    Recognition reads one photo at a time, so a thread pool per process only makes N
     workers fight over the same cores; scale with processes instead. Variables already set
     in the environment win.
     """

@@ -25,6 +25,7 @@ from digitbot.errors import DigitbotError
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
 from digitbot.telegram_reply import TelegramReplier
+from reading.lean import lean_path
 from reading.model import DigitModel, load_shipped_model, shipped_model_path
 from worker.device import DeviceInfo, detect_device
 
@@ -84,7 +85,8 @@ class WorkerRuntime:
         if model is None:
             model = load_shipped_model()
             model.warm_up()
-        log.info("model %s loaded (%d classes)", model.version, model.num_classes)
+        log.info("model %s loaded (%d classes, %s call)", model.version, model.num_classes,
+                 model.runtime)  # fmt: skip
         self._last_check = time.monotonic()
         return model
 
@@ -92,7 +94,10 @@ class WorkerRuntime:
         info = registry.get(version)
         assert info is not None
         model = DigitModel.from_bytes(
-            registry.blob(version), version=version, metadata=info.metadata
+            registry.blob(version),
+            version=version,
+            metadata=info.metadata,
+            lean_blob=registry.lean_blob(version),
         )
         model.warm_up()
         return model
@@ -135,7 +140,7 @@ class WorkerRuntime:
 
     @property
     def device(self) -> DeviceInfo:
-        """The device this process computes on, and the batch size that suits it."""
+        """The device this process computes on."""
         if self._device is None:
             self._device = detect_device()
         return self._device
@@ -158,7 +163,10 @@ def bootstrap_registry(registry: ModelRegistry) -> str | None:
     metadata.setdefault("version", path.stem)
     metadata["origin"] = "shipped with the package"
     if registry.get(metadata["version"], missing_ok=True) is None:
-        registry.publish(path.read_bytes(), metadata)
+        lean = lean_path(path)
+        registry.publish(
+            path.read_bytes(), metadata, lean=lean.read_bytes() if lean.exists() else None
+        )
     # NX: when several workers start at once, the first one's choice stands.
     if registry.connection.set(keys.CHAMPION_KEY, metadata["version"], nx=True):
         registry.record(

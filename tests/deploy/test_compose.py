@@ -368,11 +368,6 @@ def test_only_gpu_services_have_a_profile() -> None:
     assert {n for n, s in services().items() if s.get("profiles")} == GPU_SERVICES
 
 
-def test_gpu_workers_read_larger_batches() -> None:
-    environment = services()["worker-gpu"]["environment"]
-    assert int(interpolate(environment["DIGITBOT_INFERENCE_BATCH"])) >= 32
-
-
 @pytest.mark.parametrize("name", ["worker", "worker-gpu"])
 def test_workers_scale(name: str) -> None:
     service = services()[name]

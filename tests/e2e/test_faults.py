@@ -152,7 +152,8 @@ def test_worker_killed_in_the_middle_of_a_job_loses_nothing(fault_stack: Stack) 
     photos = [(chat, digit_photo(x[i], seed=i), False) for i in indices]
     messages = queue_while_stopped(stack, photos)
     order = queue_order(stack)
-    assert order == [keys.recognition_job_id(chat, m) for m in messages]
+    bot_id = int(stack.standin.token.partition(":")[0])
+    assert order == [keys.recognition_job_id(chat, m, bot_id=bot_id) for m in messages]
     first_job = order[0]
     # The first answer waits at the stand-in until the test drops it: the job has read and
     # classified its photo and holds the answer mark, and nothing is answered, when it is killed.

@@ -9,7 +9,8 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
-from digitbot import texts
+from digitbot import keys, texts
+from digitbot.answer_marks import answer_mark_key
 from digitbot.errors import CorruptImageError, NotAnImageError
 from tests.e2e.conftest import Stack
 from tests.support.photos import clear_digits, corrupt_jpeg, digit_photo
@@ -96,6 +97,28 @@ def test_several_users_at_once_each_photo_answered_once_with_right_digit(stack: 
         f"\nphoto->answer latency over {len(latencies)} photos: "
         f"p50 {1000 * statistics.median(latencies):.0f} ms, max {1000 * max(latencies):.0f} ms"
     )
+
+
+def test_answer_marks_name_the_bot_and_a_salted_hash_of_the_chat_never_its_id(
+    stack: Stack,
+) -> None:
+    chat_id = 7_350_123_456  # a chat id no other key could contain by chance
+    image, label = picked_digits(1, offset=20)[0]
+    message_id = stack.standin.user_sends_photo(chat_id, digit_photo(image, seed=5))
+    assert wait_for_answer(stack, chat_id, message_id).startswith(f"{label} — ")
+    assert_answered_once(stack, [(chat_id, message_id)])
+    connection = stack.connection()
+    bot_id = int(stack.standin.token.partition(":")[0])  # what getMe told the bot
+    mark_key = answer_mark_key(connection, bot_id, chat_id, message_id)
+    assert f":{bot_id}:" in mark_key
+    mark = connection.get(mark_key)
+    assert mark is not None and mark.startswith(b"sent:")
+    marks = [key.decode() for key in connection.scan_iter(match=f"{keys.PREFIX}:answered:*")]
+    assert mark_key in marks
+    assert not [key for key in marks if str(chat_id) in key], marks
+    # The job that read it is this bot's: another bot's photo with the same ids is not a duplicate.
+    job_id = keys.recognition_job_id(chat_id, message_id, bot_id=bot_id)
+    assert connection.exists(f"rq:job:{job_id}")
 
 
 def test_answers_carry_the_explain_button_and_it_sends_a_picture(stack: Stack) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -64,17 +66,29 @@ def test_up_answers_a_photo_and_sigint_leaves_no_process(tmp_path: Path) -> None
         assert (home / "redis" / "appendonlydir").exists() or list((home / "redis").glob("*.aof"))
 
 
-def test_up_without_token_says_how_to_set_it(tmp_path: Path) -> None:
+def test_up_without_token_says_how_to_set_it_and_warns_of_taken_ports(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("TELEGRAM_BOT_TOKEN", "REDIS_URL")}
     env["DIGITBOT_HOME"] = str(tmp_path / "home")
-    up = ManagedProcess(
-        "up", digitbot_command("up", "--redis-port", str(free_port())), env, tmp_path
-    ).start()
-    try:
-        up.wait_for_log("Press Ctrl-C", timeout=60)
-        assert "export TELEGRAM_BOT_TOKEN" in up.log()
-    finally:
-        os.kill(up.pid, signal.SIGINT)
-        assert up.process is not None
-        up.process.wait(60)
+    env.update(DIGITBOT_WEB_USER="ops", DIGITBOT_WEB_PASSWORD="a-long-enough-password")
+    with socket.socket() as redis_taken, socket.socket() as web_taken:
+        for taken in (redis_taken, web_taken):  # as another `digitbot up` would hold them
+            taken.bind(("127.0.0.1", 0))
+            taken.listen()
+        redis_port, web_port = (int(s.getsockname()[1]) for s in (redis_taken, web_taken))
+        command = digitbot_command(
+            "up", "--redis-port", str(redis_port), "--web-port", str(web_port)
+        )
+        up = ManagedProcess("up", command, env, tmp_path).start()
+        try:
+            up.wait_for_log("Press Ctrl-C", timeout=60)
+            log = up.log()
+        finally:
+            os.kill(up.pid, signal.SIGINT)
+            assert up.process is not None
+            up.process.wait(60)
+    assert "export TELEGRAM_BOT_TOKEN" in log
+    assert f"port {redis_port} (--redis-port) was taken, so the embedded Redis is on port " in log
+    assert f"port {web_port} (--web-port) was taken, so the web page is on port " in log
+    assert "(log in as ops)" in log and "set DIGITBOT_WEB_USER" not in log
+    assert re.search(r"^  export REDIS_URL=redis://:\S+@127\.0\.0\.1:\d+/0$", log, re.MULTILINE)
     assert wait_until(lambda: not processes_with_home(tmp_path / "home"), timeout=10)

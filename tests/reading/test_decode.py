@@ -14,7 +14,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from digitbot import texts
-from digitbot.defaults import MAX_DOWNLOAD_BYTES
+from digitbot.defaults import MAX_DOWNLOAD_BYTES, MAX_FULL_DECODE_PIXELS
 from digitbot.errors import (
     BadImageError,
     CorruptImageError,
@@ -258,6 +258,39 @@ def test_more_pixels_than_our_limit_is_refused() -> None:
     data = _png_header_only(10_000, 6_000)
     with pytest.raises(ImageTooLargeError):
         probe_image(data)
+
+
+def test_a_png_that_would_be_decoded_at_full_size_over_the_cap_is_refused_unread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """7000x7000 is under the 50-megapixel limit, but PNG cannot be decoded reduced: all 49
+    megapixels would exist at once. It is refused from its header, with a text that says what
+    to send instead."""
+    loaded: list[tuple[int, int]] = []
+    real_load = Image.Image.load
+    monkeypatch.setattr(
+        Image.Image, "load", lambda image: loaded.append(image.size) or real_load(image)
+    )
+    data = _png_header_only(7000, 7000)
+    for read in (probe_image, decode_image):
+        with pytest.raises(ImageTooLargeError) as refused:
+            read(data)
+        assert refused.value.user_message == texts.IMAGE_TOO_MANY_PIXELS
+    assert loaded == []
+    assert "JPEG" in texts.IMAGE_TOO_MANY_PIXELS and "25 megapixels" in texts.IMAGE_TOO_MANY_PIXELS
+    assert probe_image(_png_header_only(5000, 5000)).width == 5000  # at the cap: accepted
+
+
+def test_a_jpeg_is_refused_only_when_even_its_reduced_decode_is_over_the_cap() -> None:
+    big = Image.new("L", (6000, 5000), 255)  # 30 megapixels, over the full-decode cap
+    ImageDraw.Draw(big).rectangle((1000, 1000, 3000, 4000), fill=0)
+    data = _encode(big, "JPEG", quality=60)
+    assert MAX_FULL_DECODE_PIXELS < 6000 * 5000
+    assert probe_image(data).width == 6000  # JPEG: the header is fine, it can be reduced
+    assert decode_image(data, max_side=1024).shape == (853, 1024)  # read at 1/4 scale
+    with pytest.raises(ImageTooLargeError) as refused:
+        decode_image(data, max_side=6000)  # no reduction asked for: all 30 megapixels
+    assert refused.value.user_message == texts.IMAGE_TOO_MANY_PIXELS
 
 
 def test_too_many_bytes_is_refused() -> None:

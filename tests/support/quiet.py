@@ -14,7 +14,8 @@ import redis
 from rq import Queue, Worker
 from rq.intermediate_queue import IntermediateQueue
 
-from digitbot import defaults, keys
+from digitbot import defaults
+from digitbot.answer_marks import answer_mark_key
 from tests.support.processes import wait_until
 from tests.support.telegram_standin import TelegramStandIn
 from worker.delivery import MARK_SENT
@@ -55,14 +56,15 @@ def still_busy(
     ]
     if running:
         busy.append(f"workers on a job: {running}")
+    bot_id = int(standin.token.partition(":")[0])  # the id getMe gives the bot
     for chat_id in chats:
-        pattern = keys.answer_key(chat_id, 0).rpartition(":")[0] + ":*"
+        pattern = answer_mark_key(connection, bot_id, chat_id, 0).rpartition(":")[0] + ":*"
         for key in connection.scan_iter(match=pattern):
             mark = connection.get(key)
             if mark is not None and not says_sent(mark):
                 busy.append(f"answer mark {key!r} is {mark!r}")
     for chat_id, message_id in marked:
-        mark = connection.get(keys.answer_key(chat_id, message_id))
+        mark = connection.get(answer_mark_key(connection, bot_id, chat_id, message_id))
         if mark is None or not says_sent(mark):
             busy.append(f"message {message_id} in chat {chat_id}: answer mark {mark!r}")
     if standin.pending_update_count:

@@ -23,6 +23,7 @@ REPORT_FILES = (
     "confusion_matrix.png",
     "misclassified.png",
     "model.keras",
+    "model.tflite",  # its lean form, what workers call
 )
 METRIC_FIELDS = {
     "version": str,

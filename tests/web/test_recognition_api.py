@@ -22,6 +22,7 @@ from digitbot.settings import Settings
 from tests.web.conftest import digit_png
 from web.app import create_app
 from web.config import WebConfig
+from web.visitors import VISITOR_COOKIE
 
 FROZEN_NOW = 1_800_000_000.0  # the start of a rate-limit window, so no test crosses a minute
 
@@ -163,6 +164,27 @@ def test_result_is_pending_until_the_worker_stores_it(
     assert done.status_code == 200
     assert done.get_json() == result
     assert done.headers["Cache-Control"] == "no-store"
+
+
+def test_only_the_browser_that_sent_the_image_gets_its_result(
+    app: Flask, client: FlaskClient, redis_conn: redis.Redis
+) -> None:
+    request_id = post_image(client, digit_png())[1]["request_id"]
+    stranger = app.test_client()  # another browser: its own cookie, or none at all
+    while_pending = stranger.get(f"/api/result/{request_id}")
+    assert while_pending.status_code == 404
+    assert while_pending.get_json() == {"error": texts.UNKNOWN_REQUEST}
+
+    result = {"answer": "1 — 99.1% sure", "text": "1", "inputs": [[[0] * 28 for _ in range(28)]]}
+    redis_conn.set(keys.web_result_key(request_id), json.dumps(result))
+    assert stranger.get(f"/api/result/{request_id}").status_code == 404
+    post_image(stranger, digit_png())  # a visitor of its own now, still not this request's
+    answered = stranger.get(f"/api/result/{request_id}")
+    assert answered.status_code == 404 and "inputs" not in answered.get_json()
+    forged = app.test_client()
+    forged.set_cookie(VISITOR_COOKIE, "A" * 24)
+    assert forged.get(f"/api/result/{request_id}").status_code == 404
+    assert client.get(f"/api/result/{request_id}").get_json() == result
 
 
 def test_result_of_unknown_or_malformed_id_is_404(client: FlaskClient) -> None:

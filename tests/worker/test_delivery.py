@@ -13,7 +13,8 @@ import redis
 from rq import Queue, Retry
 from rq.job import Job
 
-from digitbot import defaults, keys
+from digitbot import defaults
+from digitbot.answer_marks import answer_mark_key
 from digitbot.intake import PhotoIntake
 from reading import pipeline
 from tests.support.photos import clear_arrays, digit_photo
@@ -143,7 +144,7 @@ def test_a_dead_attempts_lease_holds_the_answer_back_until_it_lapses(
     scheduled to look again; once the lease lapsed, that retry sends."""
     _, y = clear_arrays()
     job, message_id = send_photo(standin, redis_conn, 4)
-    mark = keys.answer_key(9, message_id)
+    mark = answer_mark_key(redis_conn, 0, 9, message_id)
     redis_conn.set(mark, "sending:dead-attempt", ex=defaults.ANSWER_SENDING_TTL_SECONDS)
     queue = recognition_queue(redis_conn)
 

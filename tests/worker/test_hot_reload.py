@@ -13,6 +13,7 @@ import redis
 
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
+from reading.lean import lean_path
 from reading.model import DigitModel, shipped_model_path
 from tests.support.photos import mnist_test_digits
 from tests.support.processes import wait_until
@@ -32,9 +33,10 @@ def test_swap_while_requests_stream(
     registry = ModelRegistry(redis_conn)
     path = shipped_model_path()
     meta = json.loads(path.with_suffix(".json").read_text())
-    registry.publish(path.read_bytes(), {**meta, "version": "v1"})
+    lean = lean_path(path).read_bytes()
+    registry.publish(path.read_bytes(), {**meta, "version": "v1"}, lean=lean)
     registry.promote("v1", reason="first")
-    registry.publish(path.read_bytes(), {**meta, "version": "v2"})
+    registry.publish(path.read_bytes(), {**meta, "version": "v2"}, lean=lean)
 
     # v2's load starts, then waits until the test lets it finish: requests served meanwhile
     # cannot have waited for it.
@@ -58,6 +60,7 @@ def test_swap_while_requests_stream(
 
     def request() -> str:
         model = runtime.model
+        assert model.runtime == "litert"  # both versions answer through their lean form
         probabilities = model.probabilities(batch)
         assert list(probabilities.argmax(1)) == list(y[:4])  # every request answered right
         versions.append(model.version)

@@ -12,6 +12,7 @@ from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from digitbot import defaults, keys, texts
+from digitbot.answer_marks import answer_mark_key
 from digitbot.errors import CorruptImageError
 from digitbot.intake import PhotoIntake
 from reading import pipeline
@@ -34,7 +35,7 @@ def test_photo_is_answered_with_its_digit_as_a_reply(
     assert len(sent) == 1
     assert sent[0].text.startswith(f"{int(y[7])} — ")
     assert sent[0].reply_to_message_id == message_id
-    mark = redis_conn.get(keys.answer_key(9, message_id))
+    mark = redis_conn.get(answer_mark_key(redis_conn, 0, 9, message_id))
     assert mark is not None and mark.startswith(b"sent:")
 
 
