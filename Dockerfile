@@ -52,6 +52,7 @@ RUN mkdir /wheels \
       "httpx>=0.27,<1" \
       "redis>=5,<9" \
       "rq>=2.12,<3" \
+      "pydantic-settings>=2.4,<3" \
       "pillow>=11,<14" \
       "numpy>=1.26,<3" \
     > /wheels/requirements.txt \
@@ -68,6 +69,7 @@ RUN mkdir /wheels \
       "six>=1.16,<2" \
       "redis>=5,<9" \
       "rq>=2.12,<3" \
+      "pydantic-settings>=2.4,<3" \
       "pillow>=11,<14" \
       "numpy>=1.26,<3" \
     > /wheels/requirements.txt \

@@ -80,7 +80,7 @@ def enqueue_recognitions(
     connection: redis.Redis, photos: list[bytes], count: int
 ) -> tuple[list[str], float]:
     """Submit `count` web uploads the way the web page does; return job ids and seconds taken."""
-    from bot.intake import PhotoIntake
+    from digitbot.intake import PhotoIntake
 
     intake = PhotoIntake(connection, max_queue_depth=count + 1)
     started = time.perf_counter()

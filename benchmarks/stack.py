@@ -18,10 +18,10 @@ from digitbot.redis_server import EmbeddedRedis
 
 # Shaped like a bot token so settings accept it ("<digits>:" + 35 characters), but not one.
 from tests.conftest import FAKE_TOKEN  # noqa: E402  (the token stack_env gives the processes)
-from tests.support import telegram_standin
 from tests.support.processes import ManagedProcess, digitbot_command
 from tests.support.stack import stack_env as e2e_stack_env
 from tests.support.telegram_standin import TelegramStandIn
+from tests.support.telegram_standin import images as standin_images
 
 BOT_READY = "ready"
 WORKER_READY = "ready with model"
@@ -98,7 +98,7 @@ def precomputed_photo_sizes(photos: Sequence[bytes]) -> Iterator[None]:
     load generator, on the machine being measured (about 8 ms of CPU a photo). Same bytes in,
     same sizes out: only when they are made changes.
     """
-    original = telegram_standin._photo_variants
+    original = standin_images.photo_variants
     made = {data: original(data) for data in photos}
 
     def photo_variants(data: bytes) -> tuple[list[tuple[bytes, int, int]], bool]:
@@ -107,11 +107,11 @@ def precomputed_photo_sizes(photos: Sequence[bytes]) -> Iterator[None]:
             return original(data)
         return list(found[0]), found[1]
 
-    telegram_standin._photo_variants = photo_variants
+    standin_images.photo_variants = photo_variants
     try:
         yield
     finally:
-        telegram_standin._photo_variants = original
+        standin_images.photo_variants = original
 
 
 @contextmanager

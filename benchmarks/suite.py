@@ -21,7 +21,7 @@ from benchmarks import load_report, loadtest
 from benchmarks.machine import describe_machine
 from benchmarks.report import Section, extract_load_section, render_document
 
-BENCHMARK_NAMES = ("model", "photos", "jobs", "batching", "training")
+BENCHMARK_NAMES = ("model", "photos", "jobs", "drain", "training")
 QUICK_LOAD_DURATION_SECONDS = 10.0
 QUICK_LOAD_WORKERS = [2]
 
@@ -106,7 +106,7 @@ def skipped_training(reason: str) -> Section:
 
 def benchmark_runners(args: argparse.Namespace) -> dict[str, Callable[[], Section]]:
     """Each benchmark as a call; modules import TensorFlow only when they run."""
-    from benchmarks import batch_throughput, model_call, photo_decode, queue_jobs, training_time
+    from benchmarks import model_call, photo_decode, queue_drain, queue_jobs, training_time
 
     quick = args.quick
     return {
@@ -115,9 +115,7 @@ def benchmark_runners(args: argparse.Namespace) -> dict[str, Callable[[], Sectio
             photo_decode.QUICK if quick else photo_decode.FULL, args.model
         ),
         "jobs": lambda: queue_jobs.run(queue_jobs.QUICK if quick else queue_jobs.FULL),
-        "batching": lambda: batch_throughput.run(
-            batch_throughput.QUICK if quick else batch_throughput.FULL
-        ),
+        "drain": lambda: queue_drain.run(queue_drain.QUICK if quick else queue_drain.FULL),
         "training": (
             (lambda: skipped_training("--quick" if quick else "--skip-training"))
             if quick or args.skip_training

@@ -28,10 +28,11 @@ from telegram.ext import (
 
 from bot import feedback_handlers, handlers
 from bot.chat_locks import ChatLocks
-from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
-from bot.intake import PhotoIntake
-from digitbot import keys
+from bot.context import CHAT_LOCKS, HEARTBEAT_TASK, INTAKE, SETTINGS
+from digitbot import buttons, defaults, keys
+from digitbot.buttons import Action
 from digitbot.errors import ConfigurationError
+from digitbot.intake import PhotoIntake
 from digitbot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -117,15 +118,21 @@ def add_handlers(application: Application) -> None:
     application.add_handler(CommandHandler("help", handlers.help_command))
     application.add_handler(CommandHandler("stats", handlers.stats))
     application.add_handler(CommandHandler("retrain", handlers.retrain))
-    application.add_handler(CallbackQueryHandler(handlers.on_explain, pattern=r"^explain:"))
+    application.add_handler(
+        CallbackQueryHandler(handlers.on_explain, pattern=buttons.matches(Action.EXPLAIN))
+    )
     application.add_handler(
         CallbackQueryHandler(
-            feedback_handlers.on_feedback_button, pattern=r"^(ok|fix|pos|dig|lbl|type):"
+            feedback_handlers.on_feedback_button,
+            pattern=buttons.matches(*buttons.FEEDBACK_ACTIONS),
         )
     )
     application.add_handler(
-        CallbackQueryHandler(feedback_handlers.on_review_button, pattern=r"^rv:")
+        CallbackQueryHandler(
+            feedback_handlers.on_review_button, pattern=buttons.matches(Action.REVIEW)
+        )
     )
+    application.add_handler(CallbackQueryHandler(handlers.on_unknown_button))
     application.add_handler(CommandHandler("forget", feedback_handlers.forget))
     application.add_handler(CommandHandler("privacy", feedback_handlers.privacy))
     application.add_handler(CommandHandler("feedback", feedback_handlers.feedback_summary))
@@ -154,8 +161,9 @@ class WebhookOptions:
     secret_token: str = ""
 
     @classmethod
-    def from_args(cls, url: str, listen: str, port: int) -> WebhookOptions:
-        secret = os.environ.get("DIGITBOT_WEBHOOK_SECRET", "")
+    def from_args(cls, url: str, listen: str, port: int, *, secret: str | None) -> WebhookOptions:
+        """`secret` is Settings.webhook_secret, which checked its characters and length."""
+        secret = secret or ""
         if len(secret) < 16 or not secret.replace("_", "").replace("-", "").isalnum():
             raise ConfigurationError(
                 "webhook mode needs DIGITBOT_WEBHOOK_SECRET: 16 to 256 characters of A-Z, a-z, "
@@ -194,20 +202,12 @@ def _serve(application: Application, webhook: WebhookOptions | None) -> int:
     return 0
 
 
-HEARTBEAT_TASK = "heartbeat-task"
-HEARTBEAT_SECONDS = 15
-HEARTBEAT_TTL_SECONDS = 60
-
-
-def heartbeat_key() -> str:
-    return f"{keys.PREFIX}:heartbeat:bot:{socket.gethostname()}"
-
-
 async def _heartbeat(connection: redis.Redis) -> None:
     """Refresh a key that health checks read; Redis being down must not stop the bot."""
+    key = keys.bot_heartbeat_key(socket.gethostname())
     while True:
         with contextlib.suppress(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError):
             await asyncio.to_thread(
-                connection.set, heartbeat_key(), str(os.getpid()), ex=HEARTBEAT_TTL_SECONDS
+                connection.set, key, str(os.getpid()), ex=defaults.HEARTBEAT_TTL_SECONDS
             )
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        await asyncio.sleep(defaults.HEARTBEAT_SECONDS)

@@ -1,5 +1,6 @@
 """Names of the resources the bot keeps in `application.bot_data` (opened in post_init)."""
 
 CHAT_LOCKS = "chat-locks"  # bot.chat_locks.ChatLocks: a chat's photos are enqueued in turn
-INTAKE = "intake"  # bot.intake.PhotoIntake, which also holds the Redis connection
+HEARTBEAT_TASK = "heartbeat-task"  # the asyncio.Task refreshing the bot's heartbeat key
+INTAKE = "intake"  # digitbot.intake.PhotoIntake, which also holds the Redis connection
 SETTINGS = "settings"  # digitbot.settings.Settings

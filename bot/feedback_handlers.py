@@ -2,37 +2,42 @@
 
 Under each answer: "✅ right" and "✏️ correct it". Correcting offers digit buttons (per position
 for numbers) or typing the number. The answer message is edited to show what was recorded.
-Callback data (at most 64 bytes): ok:<rid>, fix:<rid>, pos:<rid>:<i>:<candidate>,
-dig:<rid>:<i>:<candidate>:<d>, lbl:<rid>:<label>, type:<rid>, rv:<sample>:<1|0>.
-Admins name users by the first characters of their salted hash (/feedback and /review show
-USER_HASH_SHOWN of them): /exclude <user> keeps a user's samples out of training.
+digitbot.buttons lays the keyboards out and owns their callback data; here they become PTB
+objects. Admins name users by the first characters of their salted hash (/feedback and /review
+show defaults.USER_HASH_SHOWN of them): /exclude <user> keeps a user's samples out of training.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.context import INTAKE, SETTINGS
-from bot.intake import PhotoIntake
-from digitbot.feedback import FeedbackStore, RecordOutcome
+from digitbot import buttons, defaults, texts
+from digitbot.buttons import Action
+from digitbot.feedback import FeedbackStore, RecordOutcome, outcome_message
+from digitbot.intake import PhotoIntake
 from digitbot.retrain import describe_corrections, last_training
 from digitbot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 TYPING_CORRECTION = "typing-correction"
-USER_HASH_SHOWN = 8  # characters of a user's hash that admins see and type
 
 
 def _store(context: ContextTypes.DEFAULT_TYPE) -> FeedbackStore:
     intake: PhotoIntake = context.bot_data[INTAKE]
     return FeedbackStore(intake.connection)
+
+
+def _shown(user_hash: str) -> str:
+    """The leading characters of a user's hash that admins see and type."""
+    return user_hash[: defaults.USER_HASH_SHOWN]
 
 
 def _user_hash(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
@@ -41,48 +46,52 @@ def _user_hash(update: Update, context: ContextTypes.DEFAULT_TYPE) -> str:
     return intake.user_hash(user.id) if user else ""
 
 
-def explain_row(request_id: str) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton("🔍 How I read it", callback_data=f"explain:{request_id}")]
+def keyboard(markup: dict[str, Any]) -> InlineKeyboardMarkup:
+    """A digitbot.buttons markup as the PTB object that edits and replies take."""
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(b["text"], callback_data=b["callback_data"]) for b in row]
+            for row in markup["inline_keyboard"]
+        ]
+    )
 
 
 async def on_feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Route the ok/fix/pos/dig/lbl/type buttons under an answer."""
+    """Route the ✅ / ✏️ buttons under an answer and the correction keyboards they open."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    kind, _, rest = query.data.partition(":")
-    parts = rest.split(":")
-    request_id = parts[0]
+    assert query is not None
+    press = buttons.parse_callback_data(query.data)
+    assert press is not None  # the handler's pattern (bot.app) passes only feedback presses
+    request_id = press.target
     store = _store(context)
     pending = await asyncio.to_thread(store.pending, request_id)
     if pending is None:
-        await query.answer(messages.FEEDBACK_EXPIRED, show_alert=True)
+        await query.answer(texts.FEEDBACK_EXPIRED, show_alert=True)
         return
-    if kind == "ok":
+    if press.action is Action.RIGHT:
         await _record(update, context, request_id, pending.text)
-    elif kind == "fix":
+    elif press.action is Action.CORRECT:
         await query.answer()
-        await _edit_markup(update, _correction_keyboard(request_id, pending.text))
-    elif kind == "pos":
-        position, candidate = int(parts[1]), parts[2]
+        await _edit_markup(update, buttons.correction_markup(request_id, pending.text))
+    elif press.action is Action.POSITION:
         await query.answer()
-        await _edit_markup(update, _digit_keyboard(request_id, position, candidate))
-    elif kind == "dig":
-        position, candidate, digit = int(parts[1]), parts[2], parts[3]
-        candidate = candidate[:position] + digit + candidate[position + 1 :]
-        if len(candidate) == 1:
-            await _record(update, context, request_id, candidate)
+        await _edit_markup(update, buttons.digit_markup(request_id, press.position, press.digits))
+    elif press.action is Action.DIGIT:
+        corrected = press.corrected()
+        if len(corrected) == 1:
+            await _record(update, context, request_id, corrected)
             return
         await query.answer()
-        await _edit_markup(update, _correction_keyboard(request_id, candidate))
-    elif kind == "lbl":
-        await _record(update, context, request_id, parts[1])
-    elif kind == "type":
+        await _edit_markup(update, buttons.correction_markup(request_id, corrected))
+    elif press.action is Action.SAVE:
+        await _record(update, context, request_id, press.digits)
+    elif press.action is Action.TYPE:
         assert context.chat_data is not None
         context.chat_data[TYPING_CORRECTION] = request_id
         await query.answer()
         message = query.message
         if message is not None:
-            await context.bot.send_message(message.chat.id, messages.TYPE_CORRECTION)
+            await context.bot.send_message(message.chat.id, texts.TYPE_CORRECTION)
 
 
 async def on_typed_correction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
@@ -98,7 +107,7 @@ async def on_typed_correction(update: Update, context: ContextTypes.DEFAULT_TYPE
         _store(context).record, request_id, text, user_hash=_user_hash(update, context)
     )
     assert message is not None
-    await message.reply_text(messages.feedback_outcome(outcome, text), do_quote=True)
+    await message.reply_text(outcome_message(outcome, text), do_quote=True)
     return True
 
 
@@ -110,7 +119,7 @@ async def _record(
     outcome, sample = await asyncio.to_thread(
         _store(context).record, request_id, label, user_hash=_user_hash(update, context)
     )
-    note = messages.feedback_outcome(
+    note = outcome_message(
         outcome, label, confirmed=sample is not None and sample.kind == "confirmed"
     )
     await query.answer(note if outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD) else "")
@@ -121,46 +130,18 @@ async def _record(
     first_line = original.split("\n")[0]
     try:
         await query.edit_message_text(
-            f"{first_line}\n{note}", reply_markup=InlineKeyboardMarkup([explain_row(request_id)])
+            f"{first_line}\n{note}",
+            reply_markup=keyboard(buttons.answer_markup(request_id, with_feedback=False)),
         )
     except BadRequest as exc:  # e.g. "message is not modified"
         log.debug("could not edit the answer: %s", exc)
 
 
-def _correction_keyboard(request_id: str, candidate: str) -> InlineKeyboardMarkup:
-    if len(candidate) == 1:
-        return _digit_keyboard(request_id, 0, candidate)
-    rows = [
-        [
-            InlineKeyboardButton(
-                f"digit {i + 1}: {ch}  ✏️", callback_data=f"pos:{request_id}:{i}:{candidate}"
-            )
-        ]
-        for i, ch in enumerate(candidate)
-    ]
-    rows.append(
-        [InlineKeyboardButton(f"✔ save {candidate}", callback_data=f"lbl:{request_id}:{candidate}")]
-    )
-    rows.append([InlineKeyboardButton("⌨️ type it", callback_data=f"type:{request_id}")])
-    return InlineKeyboardMarkup(rows)
-
-
-def _digit_keyboard(request_id: str, position: int, candidate: str) -> InlineKeyboardMarkup:
-    def button(d: int) -> InlineKeyboardButton:
-        return InlineKeyboardButton(
-            str(d), callback_data=f"dig:{request_id}:{position}:{candidate}:{d}"
-        )
-
-    rows = [[button(d) for d in range(0, 5)], [button(d) for d in range(5, 10)]]
-    rows.append([InlineKeyboardButton("⌨️ type it", callback_data=f"type:{request_id}")])
-    return InlineKeyboardMarkup(rows)
-
-
-async def _edit_markup(update: Update, markup: InlineKeyboardMarkup) -> None:
+async def _edit_markup(update: Update, markup: dict[str, Any]) -> None:
     query = update.callback_query
     assert query is not None
     try:
-        await query.edit_message_reply_markup(reply_markup=markup)
+        await query.edit_message_reply_markup(reply_markup=keyboard(markup))
     except BadRequest as exc:
         log.debug("could not edit the keyboard: %s", exc)
 
@@ -170,14 +151,14 @@ async def forget(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     removed = await asyncio.to_thread(_store(context).forget_user, _user_hash(update, context))
     message = update.effective_message
     if message is not None:
-        await message.reply_text(messages.FORGOTTEN.format(removed), do_quote=True)
+        await message.reply_text(texts.FORGOTTEN.format(count=removed), do_quote=True)
 
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Explain what is kept."""
     message = update.effective_message
     if message is not None:
-        await message.reply_text(messages.PRIVACY, do_quote=True)
+        await message.reply_text(texts.PRIVACY, do_quote=True)
 
 
 async def _admin_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Message | None:
@@ -188,7 +169,7 @@ async def _admin_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     if message is None:
         return None
     if not settings.is_admin(user.id if user else None):
-        await message.reply_text(messages.ADMIN_ONLY, do_quote=True)
+        await message.reply_text(texts.ADMIN_ONLY, do_quote=True)
         return None
     return message
 
@@ -213,7 +194,7 @@ async def feedback_summary(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     for item in summary["recent_corrections"][:5]:
         lines.append(
             f"• {item['predicted']} → {item['label']} ({item['status']}, "
-            f"user {item['user_hash'][:USER_HASH_SHOWN]})"
+            f"user {_shown(item['user_hash'])})"
         )
     outcome = await asyncio.to_thread(last_training, _store(context).connection)
     if outcome and "corrections" in outcome:
@@ -231,17 +212,17 @@ async def review(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     held = await asyncio.to_thread(_store(context).samples, status="held", limit=5)
     if not held:
-        await message.reply_text(messages.NOTHING_HELD, do_quote=True)
+        await message.reply_text(texts.NOTHING_HELD, do_quote=True)
         return
     for sample in held:
-        markup = InlineKeyboardMarkup([[
-            InlineKeyboardButton("accept", callback_data=f"rv:{sample.sample_id}:1"),
-            InlineKeyboardButton("reject", callback_data=f"rv:{sample.sample_id}:0"),
-        ]])  # fmt: skip
+        text = texts.REVIEW_ITEM.format(
+            version=sample.model_version,
+            predicted=sample.predicted,
+            user=_shown(sample.user_hash),
+            label=sample.label,
+        )
         await message.reply_text(
-            f"Model {sample.model_version} read {sample.predicted}; user "
-            f"{sample.user_hash[:USER_HASH_SHOWN]} says {sample.label}.",
-            reply_markup=markup,
+            text, reply_markup=keyboard(buttons.review_markup(sample.sample_id))
         )
 
 
@@ -249,18 +230,18 @@ async def on_review_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """Admins accept or reject a held sample."""
     settings: Settings = context.bot_data[SETTINGS]
     query = update.callback_query
-    assert query is not None and query.data is not None
+    assert query is not None
+    press = buttons.parse_callback_data(query.data)
+    assert press is not None  # the handler's pattern (bot.app) passes only review presses
     user = update.effective_user
     if not settings.is_admin(user.id if user else None):
-        await query.answer(messages.ADMIN_ONLY, show_alert=True)
+        await query.answer(texts.ADMIN_ONLY, show_alert=True)
         return
-    _, sample_id, verdict = query.data.split(":")
-    done = await asyncio.to_thread(_store(context).review, sample_id, accept=verdict == "1")
-    await query.answer("done" if done else "already reviewed")
+    done = await asyncio.to_thread(_store(context).review, press.target, accept=press.accept)
+    await query.answer(texts.REVIEW_DONE if done else texts.REVIEW_ALREADY_DONE)
     if done:
-        await query.edit_message_text(
-            f"{'Accepted' if verdict == '1' else 'Rejected'} sample {sample_id[:8]}."
-        )
+        reviewed = texts.REVIEW_ACCEPTED if press.accept else texts.REVIEW_REJECTED
+        await query.edit_message_text(reviewed.format(sample=press.target[:8]))
 
 
 async def exclude(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -278,26 +259,26 @@ async def _moderate_user(update: Update, context: ContextTypes.DEFAULT_TYPE, com
     if message is None:
         return
     prefix = (context.args[0] if context.args else "").strip().lower()
-    if len(prefix) < USER_HASH_SHOWN:
-        usage = messages.USER_USAGE.format(command=command, min_chars=USER_HASH_SHOWN)
+    if len(prefix) < defaults.USER_HASH_SHOWN:
+        usage = texts.USER_USAGE.format(command=command, min_chars=defaults.USER_HASH_SHOWN)
         await message.reply_text(usage, do_quote=True)
         return
     store = _store(context)
     users = await asyncio.to_thread(store.users_matching, prefix)
     if len(users) != 1:
         text = (
-            messages.NO_SUCH_USER.format(prefix=prefix)
+            texts.NO_SUCH_USER.format(prefix=prefix)
             if not users
-            else messages.AMBIGUOUS_USER.format(count=len(users), prefix=prefix)
+            else texts.AMBIGUOUS_USER.format(count=len(users), prefix=prefix)
         )
         await message.reply_text(text, do_quote=True)
         return
-    shown = users[0][:USER_HASH_SHOWN]
+    shown = _shown(users[0])
     if command == "exclude":
         count = await asyncio.to_thread(store.exclude_user, users[0])
-        text = messages.USER_EXCLUDED.format(user=shown, count=count)
+        text = texts.USER_EXCLUDED.format(user=shown, count=count)
     else:
         count = await asyncio.to_thread(store.include_user, users[0])
-        text = messages.USER_INCLUDED.format(user=shown, count=count)
+        text = texts.USER_INCLUDED.format(user=shown, count=count)
     log.info("admin %s: user %s, %d samples", command, shown, count)
     await message.reply_text(text, do_quote=True)

@@ -20,13 +20,12 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
-from bot import messages
 from bot.chat_locks import ChatLocks
 from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
 from bot.feedback_handlers import on_typed_correction
-from bot.intake import Outcome, PhotoIntake
-from digitbot import defaults
+from digitbot import buttons, defaults, texts
 from digitbot.errors import BadImageError
+from digitbot.intake import Outcome, PhotoIntake
 from digitbot.payload import Source
 from digitbot.registry import ModelRegistry
 from digitbot.retrain import TriggerOutcome, request_retraining
@@ -35,14 +34,12 @@ from reading.decode import probe_image
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD_ATTEMPTS = 4
-MAX_RETRY_AFTER_SECONDS = 30.0
 REDIS_ERRORS = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Greet the user and say what to send."""
-    await _reply(update, messages.START)
+    await _reply(update, texts.START)
 
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -50,7 +47,7 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     settings: Settings = context.bot_data[SETTINGS]
     user = update.effective_user
     admin = settings.is_admin(user.id if user else None)
-    await _reply(update, messages.HELP + (messages.ADMIN_HELP if admin else ""))
+    await _reply(update, texts.HELP + (texts.ADMIN_HELP if admin else ""))
 
 
 async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -59,9 +56,9 @@ async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     model_line = await asyncio.to_thread(_model_summary, intake.connection)
     try:
         depth = await asyncio.to_thread(_queue_depths, intake.connection)
-        queue_line = f"Photos waiting: {depth[0]}; training jobs waiting: {depth[1]}."
+        queue_line = texts.STATS_QUEUES.format(photos=depth[0], training=depth[1])
     except REDIS_ERRORS:
-        queue_line = "Queue: unreachable right now."
+        queue_line = texts.STATS_QUEUES_DOWN
     await _reply(update, f"{model_line}\n{queue_line}")
 
 
@@ -70,7 +67,7 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     settings: Settings = context.bot_data[SETTINGS]
     user = update.effective_user
     if not settings.is_admin(user.id if user else None):
-        await _reply(update, messages.RETRAIN_REFUSED)
+        await _reply(update, texts.RETRAIN_REFUSED)
         return
     intake: PhotoIntake = context.bot_data[INTAKE]
     chat_id = update.effective_chat.id if update.effective_chat else 0
@@ -79,12 +76,12 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             request_retraining, intake.connection, requested_by="bot", chat_id=chat_id
         )
     except REDIS_ERRORS:
-        await _reply(update, messages.QUEUE_DOWN)
+        await _reply(update, texts.QUEUE_DOWN)
         return
     if trigger.outcome is TriggerOutcome.QUEUED:
-        await _reply(update, messages.RETRAIN_QUEUED)
+        await _reply(update, texts.RETRAIN_QUEUED)
     else:
-        await _reply(update, messages.RETRAIN_ALREADY.format(status=trigger.status))
+        await _reply(update, texts.RETRAIN_ALREADY.format(status=trigger.status))
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -105,41 +102,43 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def on_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers are not handwriting."""
-    await _reply(update, messages.STICKER)
+    await _reply(update, texts.STICKER)
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Voice, audio, video and animations cannot be read."""
-    await _reply(update, messages.MEDIA)
+    await _reply(update, texts.MEDIA)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Typed text: a typed correction when one was asked for, else explain a photo is needed."""
     if await on_typed_correction(update, context):
         return
-    await _reply(update, messages.TEXT_INSTEAD_OF_PHOTO)
+    await _reply(update, texts.TEXT_INSTEAD_OF_PHOTO)
 
 
 async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Point to /help."""
-    await _reply(update, messages.UNKNOWN_COMMAND)
+    await _reply(update, texts.UNKNOWN_COMMAND)
 
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Anything else (locations, contacts, polls…)."""
     if update.effective_message is not None:
-        await _reply(update, messages.OTHER)
+        await _reply(update, texts.OTHER)
 
 
 async def on_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The "how I read it" button: enqueue the explanation picture."""
     query = update.callback_query
-    assert query is not None and query.data is not None
-    request_id = query.data.removeprefix("explain:")
+    assert query is not None
+    press = buttons.parse_callback_data(query.data)
+    assert press is not None  # the handler's pattern (bot.app) passes only explain presses
+    request_id = press.target
     intake: PhotoIntake = context.bot_data[INTAKE]
     message = query.message
-    if message is None:
-        await query.answer(messages.EXPLAIN_GONE)
+    if message is None:  # too old for Telegram to show us: its photo is long deleted
+        await query.answer(texts.EXPLAIN_EXPIRED, show_alert=True)
         return
     try:
         queued = await asyncio.to_thread(
@@ -149,9 +148,17 @@ async def on_explain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             reply_to_message_id=message.message_id,
         )
     except REDIS_ERRORS:
-        await query.answer(messages.QUEUE_DOWN, show_alert=True)
+        await query.answer(texts.QUEUE_DOWN, show_alert=True)
         return
-    await query.answer(messages.EXPLAINING if queued else messages.EXPLAIN_PENDING)
+    await query.answer(texts.EXPLAINING if queued else texts.EXPLAIN_PENDING)
+
+
+async def on_unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button whose data no handler takes (malformed, or forged): say it no longer works,
+    rather than leave the user's button spinning."""
+    query = update.callback_query
+    if query is not None:
+        await query.answer(texts.UNKNOWN_BUTTON, show_alert=True)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -159,7 +166,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update", exc_info=context.error)
     if isinstance(update, Update) and update.effective_message is not None:
         with contextlib.suppress(TelegramError):
-            await _reply(update, messages.INTERNAL_ERROR)
+            await _reply(update, texts.INTERNAL_ERROR)
 
 
 async def _accept(
@@ -192,13 +199,14 @@ async def _enqueue(
     message = update.effective_message
     assert message is not None
     if declared_size is not None and declared_size > defaults.MAX_DOWNLOAD_BYTES:
-        return messages.TOO_LARGE
+        return texts.TELEGRAM_FILE_TOO_LARGE
     context.application.create_task(_acknowledge(context, message.chat_id))
     try:
         data = await _download(context, file_id)
     except TelegramError as exc:
         log.warning("download of message %s failed: %s", message.message_id, exc)
-        return messages.TOO_LARGE if "too big" in str(exc).lower() else messages.DOWNLOAD_FAILED
+        too_big = "too big" in str(exc).lower()
+        return texts.TELEGRAM_FILE_TOO_LARGE if too_big else texts.DOWNLOAD_FAILED
     try:
         probe_image(data)
     except BadImageError as exc:
@@ -217,29 +225,30 @@ async def _enqueue(
         )
     except REDIS_ERRORS as exc:
         log.warning("Redis unreachable; message %s refused: %s", message.message_id, exc)
-        return messages.QUEUE_DOWN
+        return texts.QUEUE_DOWN
     if submission.outcome is Outcome.BUSY:
-        return messages.BUSY
+        return texts.BUSY
     if submission.outcome is Outcome.RATE_LIMITED:
-        return messages.SLOW_DOWN
+        return texts.SLOW_DOWN
     log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
     return None
 
 
 async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
     """getFile + download, retried on flood control (429) and network errors, a few times."""
-    for attempt in range(1, DOWNLOAD_ATTEMPTS + 1):
+    for attempt in range(1, defaults.TELEGRAM_DOWNLOAD_ATTEMPTS + 1):
         try:
             tg_file = await context.bot.get_file(file_id)
             return bytes(await tg_file.download_as_bytearray())
         except RetryAfter as exc:
-            if attempt == DOWNLOAD_ATTEMPTS:
+            if attempt == defaults.TELEGRAM_DOWNLOAD_ATTEMPTS:
                 raise
-            await asyncio.sleep(min(_seconds(exc.retry_after), MAX_RETRY_AFTER_SECONDS))
+            wait = min(_seconds(exc.retry_after), defaults.TELEGRAM_MAX_RETRY_AFTER_SECONDS)
+            await asyncio.sleep(wait)
         except BadRequest:  # e.g. "file is too big": final
             raise
         except NetworkError:  # includes TimedOut and 5xx answers
-            if attempt == DOWNLOAD_ATTEMPTS:
+            if attempt == defaults.TELEGRAM_DOWNLOAD_ATTEMPTS:
                 raise
             await asyncio.sleep(0.5 * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
@@ -277,12 +286,16 @@ def _model_summary(connection: redis.Redis) -> str:
     has published it."""
     meta = _champion_metadata(connection)
     if not meta:
-        return "Model: none loaded yet."
+        return texts.STATS_NO_MODEL
     accuracy = meta.get("test_accuracy")
     acc_text = (
-        f"{100 * float(accuracy):.2f}% on the MNIST test set" if accuracy else "accuracy unknown"
+        texts.STATS_MODEL_ACCURACY.format(percent=100 * float(accuracy))
+        if accuracy
+        else texts.STATS_ACCURACY_UNKNOWN
     )
-    return f"Model: {meta.get('version', 'unknown')} ({meta.get('arch', '?')}), {acc_text}."
+    return texts.STATS_MODEL.format(
+        version=meta.get("version", "unknown"), arch=meta.get("arch", "?"), accuracy=acc_text
+    )
 
 
 def _champion_metadata(connection: redis.Redis) -> dict[str, Any]:

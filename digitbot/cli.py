@@ -280,7 +280,7 @@ def _describe_redis_error(exc: BaseException) -> str | None:
     errors = redis_module.exceptions
     if not isinstance(exc, errors.RedisError):
         return None
-    url = os.environ.get("REDIS_URL", "").strip()
+    url = _redis_url()
     redis_at = f"Redis at {redis_location(url)} (REDIS_URL)" if url else "Redis"
     if isinstance(exc, errors.AuthenticationError):
         return f"{redis_at} refused the password: {_redis_reason(exc)}"
@@ -298,10 +298,20 @@ def _redis_reason(exc: BaseException) -> str:
     reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(exc)
     if not reason:
         reason = type(exc).__name__
-    password = _redis_password(os.environ.get("REDIS_URL", "").strip())
+    password = _redis_password(_redis_url())
     if password:
         reason = reason.replace(password, "***")
     return one_line(reason)
+
+
+def _redis_url() -> str:
+    """REDIS_URL as the settings read it ("" when unset, or when the settings are refused)."""
+    from digitbot.settings import Settings
+
+    try:
+        return Settings.from_env().redis_url or ""
+    except ConfigurationError:
+        return ""
 
 
 def redis_location(url: str) -> str:
@@ -376,9 +386,11 @@ def dispatch(args: argparse.Namespace) -> int:
         from bot.app import WebhookOptions, run
 
         configure_logging("bot")
-        webhook = (
-            WebhookOptions.from_args(args.webhook, args.listen, args.port) if args.webhook else None
-        )
+        webhook = None
+        if args.webhook:
+            webhook = WebhookOptions.from_args(
+                args.webhook, args.listen, args.port, secret=settings.webhook_secret
+            )
         return run(settings, webhook)
     if args.command == "worker":
         from worker.supervisor import WorkerPool
@@ -397,10 +409,12 @@ def dispatch(args: argparse.Namespace) -> int:
 
         connection = redis.Redis.from_url(settings.require_redis_url(), socket_connect_timeout=3)
         if args.command == "scheduler":
-            from digitbot.scheduler import RetrainScheduler, schedule_from_env
+            from digitbot.cron import CronSchedule
+            from digitbot.scheduler import RetrainScheduler
 
             configure_logging("scheduler")
-            return RetrainScheduler(connection, schedule_from_env()).run()
+            schedule = CronSchedule.parse(settings.retrain_cron)
+            return RetrainScheduler(connection, schedule).run()
         from digitbot.models_cli import run_models, run_retrain
 
         if args.command == "retrain":

@@ -12,15 +12,6 @@ JOB_SERIALIZER = "rq.serializers.JSONSerializer"
 RECOGNITION_JOB_TIMEOUT_SECONDS = 60
 # Tries after the first one, and the waits between them (seconds).
 RECOGNITION_RETRY_INTERVALS = (1, 5, 15)
-# Batching: a recognition job also reads photos still waiting in the queue, up to the worker's
-# batch size (worker.device), and classifies them all with one model call. It stops taking more
-# once it has spent this long reading: every photo read delays the answers of the batch's
-# earlier ones by its reading time (~20 ms on CPU), while the model-call saving per photo,
-# (n-1)/n of one call, is nearly all there at four or five photos. Also keeps a batch of huge
-# photos far from the job timeout.
-BATCH_READ_BUDGET_SECONDS = 0.1
-# How many stale ids (already claimed or expired) one claim may drop from the waiting list.
-BATCH_STALE_SCAN_LIMIT = 64
 # How long a finished job's result stays in Redis (seconds).
 RESULT_TTL_SECONDS = 3600
 FAILURE_TTL_SECONDS = 7 * 24 * 3600
@@ -29,6 +20,13 @@ FAILURE_TTL_SECONDS = 7 * 24 * 3600
 PHOTO_TTL_SECONDS = 6 * 3600
 # Marks that a photo was answered, so a retried job never answers twice (seconds).
 ANSWER_MARK_TTL_SECONDS = 7 * 24 * 3600
+# While an attempt sends an answer it holds the mark as a lease for this long, renewed every
+# third of it (worker.delivery). A dead attempt's lease lapses within it, and only then may a
+# retry send: the longest a photo waits after its worker died in the middle of sending.
+ANSWER_SENDING_TTL_SECONDS = 10
+# How often a job finding another attempt sending its answer looks again, each time when that
+# lease would lapse: more than enough to outlast a live sender, which the job timeout stops.
+ANSWER_IN_FLIGHT_RETRIES = 20
 
 # Telegram's own limit for files a bot may download.
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
@@ -42,9 +40,20 @@ TELEGRAM_CONNECT_TIMEOUT_SECONDS = 5.0
 TELEGRAM_READ_TIMEOUT_SECONDS = 30.0
 TELEGRAM_MAX_ATTEMPTS = 5
 TELEGRAM_MAX_RETRY_AFTER_SECONDS = 30.0
+# Waits between a worker's tries to send an answer (seconds); the last one repeats.
+TELEGRAM_BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
+# Tries the bot makes to download a photo from the Bot API.
+TELEGRAM_DOWNLOAD_ATTEMPTS = 4
 
 # Photos one Telegram user may send per minute before being asked to slow down.
 PHOTOS_PER_USER_PER_MINUTE = 20
+# Photos waiting in the recognition queue above which the bot answers "busy, try again".
+MAX_QUEUE_DEPTH = 2000
+
+# Liveness: the bot and the scheduler refresh a heartbeat key this often, with this TTL, and
+# `digitbot healthcheck` reads a missing key as a dead process (seconds).
+HEARTBEAT_SECONDS = 15
+HEARTBEAT_TTL_SECONDS = 60
 
 # Below this overall confidence the answer says it is unsure.
 CONFIDENCE_UNSURE = 0.6
@@ -53,6 +62,14 @@ CONFIDENCE_UNSURE = 0.6
 EMBEDDED_REDIS_HOST = "127.0.0.1"
 EMBEDDED_REDIS_PORT = 6399
 WEB_PORT = 8000
+# Uploads one web client (address) may send per minute.
+WEB_UPLOADS_PER_MINUTE = 30
+
+# Workers: compute threads per worker process (scale with processes instead), and the most
+# photos read into one model call when several wait.
+COMPUTE_THREADS = 1
+CPU_INFERENCE_BATCH = 16
+GPU_INFERENCE_BATCH = 64
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_TELEGRAM_FILE_API_URL = "https://api.telegram.org/file/bot"
@@ -72,6 +89,9 @@ CORRECTIONS_PER_USER_PER_DAY = 50
 WEB_CORRECTIONS_PER_ADDRESS_PER_DAY = 4 * CORRECTIONS_PER_USER_PER_DAY
 # A correction that contradicts a champion at least this sure is held for review.
 REVIEW_CONFIDENCE = 0.98
+# Operators name a user by this many leading characters of the user's salted hash.
+USER_HASH_SHOWN = 8
+# The longest number a photo is read as; more marks in a row are taken for text, not a number.
 MAX_DIGITS = 8
 # The model's 11th class, "not a digit", follows the ten digits.
 NOT_A_DIGIT = 10
@@ -84,3 +104,5 @@ RETRAIN_PHOTO_DIGITS = 20_000
 RETRAIN_PHOTO_NEGATIVES = 12_000
 RETRAIN_PHOTO_LOW_RESOLUTION = 10_000
 RETRAIN_PHOTO_STYLED = 0
+# The promotion gates render this many photos per set to compare candidate and champion.
+GATE_PHOTOS_PER_SET = 100

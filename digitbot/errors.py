@@ -2,6 +2,7 @@
 
 DigitbotError                   base; carries a user-facing message apart from the log message
 ├── ConfigurationError          a setting is missing or wrong (fails fast at start-up)
+│   └── InvalidSettingError     an environment variable holds a value digitbot cannot use
 ├── BadImageError               the upload cannot be read as a photo
 │   ├── NotAnImageError         not an image format we read
 │   ├── CorruptImageError       an image, but truncated or damaged
@@ -12,11 +13,13 @@ DigitbotError                   base; carries a user-facing message apart from t
 
 from __future__ import annotations
 
+from digitbot import texts
+
 
 class DigitbotError(Exception):
     """Base of digitbot's errors; `user_message` is safe to show to a user."""
 
-    user_message = "Something went wrong on my side. Please try again in a minute."
+    user_message = texts.INTERNAL_ERROR
 
     def __init__(self, message: str, *, user_message: str | None = None) -> None:
         super().__init__(message)
@@ -28,27 +31,28 @@ class ConfigurationError(DigitbotError):
     pass
 
 
+class InvalidSettingError(ConfigurationError):
+    """One line naming each wrong variable and what it expects; `variables` lists them."""
+
+    def __init__(self, message: str, *, variables: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.variables = variables
+
+
 class BadImageError(DigitbotError):
-    user_message = "I couldn't read that image. Please send a photo (JPEG or PNG) of a digit."
+    user_message = texts.BAD_IMAGE
 
 
 class NotAnImageError(BadImageError):
-    user_message = (
-        "That file isn't an image I can read. Please send a photo (JPEG, PNG, WebP or GIF) "
-        "of a handwritten digit."
-    )
+    user_message = texts.NOT_AN_IMAGE
 
 
 class CorruptImageError(BadImageError):
-    user_message = (
-        "That image seems damaged or incomplete, so I couldn't read it. Please send it again."
-    )
+    user_message = texts.CORRUPT_IMAGE
 
 
 class ImageTooLargeError(BadImageError):
-    user_message = (
-        "That image is too large for me to read. Please send a photo under 20 MB and 50 megapixels."
-    )
+    user_message = texts.IMAGE_TOO_LARGE
 
 
 class ModelError(DigitbotError):

@@ -40,11 +40,6 @@ WORKER_STALE_SECONDS = DEFAULT_WORKER_TTL + 60
 Result = tuple[bool, str]
 
 
-def bot_heartbeat_key(hostname: str) -> str:
-    """The key the bot on `hostname` refreshes (every 15 s, 60 s TTL) while it runs."""
-    return f"{keys.PREFIX}:heartbeat:bot:{hostname}"
-
-
 def check(
     component: str,
     settings: Settings,
@@ -80,7 +75,7 @@ def check(
 
 
 def check_bot(connection: redis.Redis, hostname: str) -> Result:
-    key = bot_heartbeat_key(hostname)
+    key = keys.bot_heartbeat_key(hostname)
     ttl = connection.ttl(key)
     if ttl == -2:  # no such key
         return False, f"no heartbeat from the bot on {hostname} in the last minute (key {key})"

@@ -64,27 +64,11 @@ NEW_CORRECTIONS_KEY = f"{PREFIX}:corrections:new-since-training"
 SCHEDULER_HEARTBEAT_KEY = f"{PREFIX}:scheduler:heartbeat"
 
 
+def bot_heartbeat_key(hostname: str) -> str:
+    """The key the bot on `hostname` refreshes while it runs (defaults.HEARTBEAT_*)."""
+    return f"{PREFIX}:heartbeat:bot:{hostname}"
+
+
 def worker_info_key(worker_name: str) -> str:
-    """Where a worker publishes its device (CPU/GPU), model version and batch size."""
+    """Where a worker publishes its device (CPU/GPU) and model version."""
     return f"{PREFIX}:worker-info:{worker_name}"
-
-
-# Batching (digitbot.claims): request ids waiting to be grouped into one model call, each
-# request's payload, the job that claimed it, and each job's claim.
-WAITING_REQUESTS_KEY = f"{PREFIX}:batch:waiting"
-REQUEST_PAYLOAD_PREFIX = f"{PREFIX}:batch:request:"
-CLAIM_OWNER_PREFIX = f"{PREFIX}:batch:owner:"
-
-
-def request_payload_key(request_id: str) -> str:
-    return f"{REQUEST_PAYLOAD_PREFIX}{request_id}"
-
-
-def claim_owner_key(request_id: str) -> str:
-    """The id of the job that claimed this request."""
-    return f"{CLAIM_OWNER_PREFIX}{request_id}"
-
-
-def claim_key(job_id: str) -> str:
-    """The request ids a job claimed, in the order it answers them."""
-    return f"{PREFIX}:batch:claim:{job_id}"

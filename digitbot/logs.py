@@ -6,12 +6,14 @@ and a filter on every handler redacts anything that looks like a token as a last
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import re
 import sys
 import traceback
 from types import TracebackType
+
+from digitbot.settings import Settings
 
 TOKEN_RE = re.compile(r"\d{5,12}:[A-Za-z0-9_-]{30,}")
 REDACTED = "<redacted-token>"
@@ -47,27 +49,35 @@ class RedactTokenFilter(logging.Filter):
         return True
 
 
-def configure_logging(component: str, *, level: str | None = None) -> None:
-    """Log to stderr, one line per event, prefixed with the component name."""
-    level_name = (level or os.environ.get("DIGITBOT_LOG_LEVEL", "INFO")).upper()
+def configure_logging(
+    component: str, *, level: str | None = None, settings: Settings | None = None
+) -> None:
+    """Log to stderr, one line per event, prefixed with the component name. The level (unless
+    given) and the token to redact come from `settings`, by default the environment's."""
+    settings = settings if settings is not None else Settings.from_env()
+    level_name = (level or settings.log_level).upper()
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter(
             f"%(asctime)s %(levelname)s {component}[%(process)d] %(name)s: %(message)s"
         )
     )
-    handler.addFilter(RedactTokenFilter(os.environ.get("TELEGRAM_BOT_TOKEN") or None))
+    handler.addFilter(RedactTokenFilter(settings.telegram_token))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level_name)
     for name in NOISY_LOGGERS:
         logging.getLogger(name).setLevel(logging.WARNING)
-    sys.excepthook = redacting_excepthook
+    sys.excepthook = functools.partial(redacting_excepthook, secret=settings.telegram_token)
 
 
 def redacting_excepthook(
-    exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None
+    exc_type: type[BaseException],
+    exc: BaseException,
+    tb: TracebackType | None,
+    *,
+    secret: str | None = None,
 ) -> None:
     """Print an uncaught exception without the token (some libraries put it in messages)."""
     text = "".join(traceback.format_exception(exc_type, exc, tb))
-    sys.stderr.write(redact(text, os.environ.get("TELEGRAM_BOT_TOKEN") or None))
+    sys.stderr.write(redact(text, secret))

@@ -134,7 +134,7 @@ def image_error(exc: BadImageError) -> str:
     if isinstance(exc, NotAnImageError):
         if str(exc) == "empty upload":
             return "not an image: the file is empty"
-        return "not an image (digitbot reads JPEG, PNG, WebP, GIF, BMP and TIFF)"
+        return "not an image (digitbot reads JPEG, PNG, HEIC, WebP, GIF, BMP and TIFF)"
     if isinstance(exc, ImageTooLargeError):
         return f"image too large: {exc}"
     if isinstance(exc, CorruptImageError):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import time
 
@@ -46,7 +45,9 @@ class RetrainScheduler:
         due = bool(self.after_corrections) and new >= self.after_corrections
         if due and self._trigger(f"{new} new corrections"):
             self.connection.decrby(keys.NEW_CORRECTIONS_KEY, new)
-        self.connection.set(keys.SCHEDULER_HEARTBEAT_KEY, now.isoformat(), ex=60)
+        self.connection.set(
+            keys.SCHEDULER_HEARTBEAT_KEY, now.isoformat(), ex=defaults.HEARTBEAT_TTL_SECONDS
+        )
         return next_run
 
     def _trigger(self, reason: str) -> bool:
@@ -72,7 +73,3 @@ class RetrainScheduler:
 
     def _stop(self, signum: int, frame: object) -> None:
         self.stopping = True
-
-
-def schedule_from_env() -> CronSchedule:
-    return CronSchedule.parse(os.environ.get("DIGITBOT_RETRAIN_CRON", defaults.RETRAIN_CRON))

@@ -29,8 +29,6 @@ class PossiblyDelivered(DeliveryError):
 
 log = logging.getLogger(__name__)
 
-BACKOFF_SECONDS = (0.5, 1.0, 2.0, 4.0, 8.0)
-
 
 class TelegramReplier:
     """A small synchronous Bot API client for the few methods a worker needs."""
@@ -139,7 +137,8 @@ class TelegramReplier:
                     raise DeliveryError(f"{method} refused ({response.status_code}): {description}")
                 last_problem = f"{method} answered {response.status_code}: {description}"
             if attempt < self._max_attempts:
-                wait = BACKOFF_SECONDS[min(attempt - 1, len(BACKOFF_SECONDS) - 1)]
+                backoff = defaults.TELEGRAM_BACKOFF_SECONDS
+                wait = backoff[min(attempt - 1, len(backoff) - 1)]
                 log.warning("%s; retry %d in %.1f s", last_problem, attempt, wait)
                 self._sleep(wait)
         raise DeliveryError(f"{last_problem} after {self._max_attempts} attempts")

@@ -14,13 +14,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from digitbot.errors import ConfigurationError
 from digitbot.logs import configure_logging
 from digitbot.procutil import die_with_parent
 from digitbot.redis_server import EmbeddedRedis, free_port, new_password, port_is_free
 from digitbot.settings import Settings, redis_url_for_display
+from web.config import WebConfig
 
 log = logging.getLogger("digitbot.up")
 
@@ -43,8 +44,12 @@ class Component:
 
 
 def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: int) -> int:
+    # Refuse a setting now, before anything starts, not in every restart of a component.
     if settings.redis_url:
-        settings.require_worker_redis_url()  # refuse now, not in every worker restart
+        settings.require_worker_redis_url()
+    if settings.telegram_token:
+        settings.require_token()
+    WebConfig.from_settings(settings)  # half an operator login, a placeholder password
     configure_logging("up")
     stop_requested = False
 
@@ -57,8 +62,11 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: i
 
     embedded: EmbeddedRedis | None = None
     redis_url = settings.redis_url
+    port_warnings: list[str] = []
     if not redis_url:
-        port = redis_port if port_is_free(redis_port) else free_port()
+        port = pick_port(redis_port)
+        if port != redis_port:
+            port_warnings.append(port_taken(redis_port, "--redis-port", "the embedded Redis", port))
         # Any user of this host can reach a loopback port: a password keeps them out.
         embedded = EmbeddedRedis(settings.home / "redis", port=port, password=new_password())
         embedded.start()
@@ -71,22 +79,27 @@ def run_up(settings: Settings, *, workers: int = 1, redis_port: int, web_port: i
         Component("trainer", [*cli, "worker", "--queues", "training"]),
         Component("scheduler", [*cli, "scheduler"]),
     ]
-    web_port = web_port if port_is_free(web_port) else free_port()
+    used_web_port = pick_port(web_port)
+    if used_web_port != web_port:
+        port_warnings.append(port_taken(web_port, "--web-port", "the web page", used_web_port))
     components.append(
-        Component("web", [*cli, "web", "--host", "127.0.0.1", "--port", str(web_port)])
+        Component("web", [*cli, "web", "--host", "127.0.0.1", "--port", str(used_web_port)])
     )
     if settings.telegram_token:
-        try:
-            settings.require_token()
-        except ConfigurationError as exc:
-            log.error("%s", exc)
-            if embedded:
-                embedded.stop()
-            return 2
         components.append(Component("bot", [*cli, "bot"]))
     for component in components:
         component.start(env)
-    _print_summary(redis_url, workers, settings, embedded is not None, web_port)
+    print(
+        banner(
+            settings,
+            redis_url=redis_url,
+            embedded=embedded is not None,
+            workers=workers,
+            web_port=used_web_port,
+            warnings=port_warnings,
+        ),
+        flush=True,
+    )
 
     try:
         while not stop_requested:
@@ -132,23 +145,46 @@ def _stop_all(components: list[Component]) -> None:
             process.wait()
 
 
-def _print_summary(
-    redis_url: str, workers: int, settings: Settings, embedded: bool, web_port: int
-) -> None:
+def pick_port(requested: int) -> int:
+    """`requested` when nothing listens on it, else a free port."""
+    return requested if port_is_free(requested) else free_port()
+
+
+def port_taken(requested: int, option: str, what: str, used: int) -> str:
+    return f"port {requested} ({option}) was taken, so {what} is on port {used} instead"
+
+
+def banner(
+    settings: Settings,
+    *,
+    redis_url: str,
+    embedded: bool,
+    workers: int,
+    web_port: int,
+    warnings: Sequence[str] = (),
+) -> str:
+    """What `up` started and where, for the person who ran it."""
+    page = f"http://127.0.0.1:{web_port}/"
+    if settings.web_user and settings.web_password:
+        operators = f"{page}status and {page}rq (log in as {settings.web_user})"
+    else:
+        operators = "off: set DIGITBOT_WEB_USER and DIGITBOT_WEB_PASSWORD to open /status and /rq"
     lines = [
         "digitbot is up:",
-        f"  web page   http://127.0.0.1:{web_port}/  (status and RQ dashboard at /status and "
-        "/rq need DIGITBOT_WEB_USER and DIGITBOT_WEB_PASSWORD)",
+        *(f"  warning    {warning}" for warning in warnings),
+        f"  web page   {page}",
+        f"  operators  {operators}",
         f"  Redis      {redis_url_for_display(redis_url)}{' (embedded)' if embedded else ''}",
         f"  workers    {workers} recognition process(es), 1 training process",
-        "  scheduler  retraining on DIGITBOT_RETRAIN_CRON (default Sundays 03:00)",
+        f"  scheduler  retraining on DIGITBOT_RETRAIN_CRON ({settings.retrain_cron})",
     ]
-    if embedded:
-        # The one place the password is shown: the operator needs it for `digitbot models` etc.
-        lines.append(f"  second terminal:  export REDIS_URL={redis_url}")
     if settings.telegram_token:
         lines.append(f"  bot        polling {settings.telegram_api_url}<token>/getUpdates")
     else:
         lines.append("  bot        not started: export TELEGRAM_BOT_TOKEN=<token from @BotFather>")
+    if embedded:
+        # The one place the password is shown: the operator needs it for `digitbot models` etc.
+        lines.append("In a second terminal, for `digitbot models` and `digitbot retrain`:")
+        lines.append(f"  export REDIS_URL={redis_url}")
     lines.append("Press Ctrl-C to stop everything.")
-    print("\n".join(lines), flush=True)
+    return "\n".join(lines)

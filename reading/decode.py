@@ -1,12 +1,14 @@
 """Image bytes -> a small float grayscale array, safely.
 
-The bot imports this module to validate uploads (`probe_image`), so it depends on Pillow and
-numpy only. Everything that can go wrong with an upload ends as one of the `BadImageError`
-subclasses; no other exception type leaves this module for any input bytes.
+The bot imports this module to validate uploads (`probe_image`), so it depends on Pillow (with
+pillow-heif for iPhones' HEIC) and numpy only. Everything that can go wrong with an upload ends
+as one of the `BadImageError` subclasses; no other exception type leaves this module for any
+input bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from dataclasses import dataclass
@@ -23,12 +25,9 @@ from digitbot.errors import (
 )
 
 # Formats we accept. Pillow can open many more (EPS, PSD, ICNS...), but every extra parser is
-# attack surface and none of them is a phone photo. MPO is how Pillow names many phone JPEGs.
-ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF")
-# Image.open(formats=...) raises KeyError for a name with no opener of its own: in Pillow 13
-# MPO files are opened by the JPEG plugin. Ask only for formats that have an opener.
-Image.init()
-OPENER_FORMATS = tuple(f for f in ACCEPTED_FORMATS if f in Image.OPEN)
+# attack surface and none of them is a phone photo. MPO is how Pillow names many phone JPEGs;
+# HEIF (pillow-heif's opener) is how iPhones store photos sent as files (.heic).
+ACCEPTED_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "TIFF", "HEIF")
 
 EXIF_ORIENTATION_TAG = 0x0112
 # EXIF orientation value -> the transpose that makes the stored pixels display upright.
@@ -42,6 +41,20 @@ _ORIENTATION_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
+
+
+@functools.cache
+def opener_formats() -> tuple[str, ...]:
+    """The accepted formats that have an opener, pillow-heif's registered on the first call
+    (importing it loads libheif, which a process that never sees an image need not pay).
+
+    Image.open(formats=...) raises KeyError for a name with no opener of its own: in Pillow 13
+    MPO files are opened by the JPEG plugin. So only formats with an opener are asked for."""
+    from pillow_heif import register_heif_opener
+
+    Image.init()
+    register_heif_opener()
+    return tuple(f for f in ACCEPTED_FORMATS if f in Image.OPEN)
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ def _open(data: bytes) -> Image.Image:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(bytes(data)), formats=OPENER_FORMATS)
+            image = Image.open(io.BytesIO(bytes(data)), formats=opener_formats())
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"decompression bomb guard tripped: {exc}") from exc
     except Image.UnidentifiedImageError as exc:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from digitbot.defaults import NOT_A_DIGIT
 from digitbot.errors import ModelError
 from digitbot.quiet_native import import_keras
+from digitbot.settings import Settings
 from reading.calibration import apply_temperature
 
 log = logging.getLogger(__name__)
@@ -48,11 +47,6 @@ class DigitModel:
     def temperature(self) -> float:
         """Confidence calibration fitted at training time (1.0: none)."""
         return float(self.metadata.get("calibration", {}).get("temperature", 1.0))
-
-    @property
-    def rejects(self) -> bool:
-        """True when the model has a "not a digit" class."""
-        return self.num_classes > NOT_A_DIGIT
 
     def probabilities(self, crops: np.ndarray) -> np.ndarray:
         """(n, 28, 28) floats in [0, 1] -> (n, num_classes) softmax probabilities."""
@@ -98,10 +92,11 @@ class DigitModel:
 
 
 def shipped_model_path() -> Path:
-    """The model that ships inside the package (produced by our own training code)."""
-    override = os.environ.get("DIGITBOT_MODEL_PATH")
-    if override:
-        return Path(override)
+    """The model that ships inside the package (produced by our own training code), unless
+    DIGITBOT_MODEL_PATH names another."""
+    override = Settings.from_env().model_path
+    if override is not None:
+        return override
     return Path(str(resources.files("digitbot") / "models" / SHIPPED_MODEL_FILE))
 
 

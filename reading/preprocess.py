@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
+from digitbot import defaults
 from reading.decode import decode_image
 from reading.preprocess_clean import find_ink_clean
 from reading.preprocess_group import Group, group_mask
@@ -41,7 +42,7 @@ SEGMENT_MIN_SIDE = 256
 SMALL_DIGIT_HEIGHT = 64
 # Below this many pixels on the longest side there is nothing to read.
 MIN_IMAGE_SIDE = 12
-DEFAULT_MAX_DIGITS = 8
+DEFAULT_MAX_DIGITS = defaults.MAX_DIGITS
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,6 @@ class Preprocessed:
     stages: dict[str, np.ndarray] = field(default_factory=dict)
     reason: str = ""
     cut_options: list[CutOption] = field(default_factory=list)
-
-    @property
-    def num_digits(self) -> int:
-        return int(self.crops.shape[0])
 
 
 def preprocess(data: bytes, *, max_digits: int = DEFAULT_MAX_DIGITS) -> Preprocessed:

@@ -6,8 +6,8 @@ global threshold (Otsu's) separates them better than the photo path of `preproce
 whose local background estimate, step and ruled-line detection exist for uneven light and
 would take a frame-filling or soft-edged (anti-aliased, enlarged) digit for background.
 
-`is_clean` decides which path a picture takes; it looks only at the paper's evenness and the
-separation of the two levels, never at the shape of the marks.
+`find_ink_clean` decides which path a picture takes (None: not clean); it looks only at the
+paper's evenness and the separation of the two levels, never at the shape of the marks.
 """
 
 from __future__ import annotations
@@ -41,13 +41,9 @@ MIN_CELL_PAPER_SHARE = 0.2
 CELL_PAPER_QUANTILE = 0.75
 
 
-def is_clean(gray: np.ndarray) -> bool:
-    """True when `gray` (float32 [0, 1]) is two even levels: paper and a minority of ink."""
-    return _clean_split(gray) is not None
-
-
 def _clean_split(gray: np.ndarray) -> tuple[float, bool] | None:
-    """Otsu's split of `gray` (see `_split`) when the picture is clean, else None."""
+    """Otsu's split of `gray` (see `_split`) when the picture is clean (two even levels: paper
+    and a minority of ink), else None."""
     split = _split(gray)
     if split is None:
         return None
@@ -76,7 +72,7 @@ def _clean_split(gray: np.ndarray) -> tuple[float, bool] | None:
 
 def find_ink_clean(gray: np.ndarray) -> InkMaps | None:
     """The ink of a clean picture by one global threshold; None when `gray` is not clean
-    (see `is_clean`), for the photo path to read."""
+    (see `_clean_split`), for the photo path to read."""
     split = _clean_split(gray)
     if split is None:
         return None

@@ -7,11 +7,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from digitbot import defaults
-
-NO_DIGIT_TEXT = (
-    "I don't see a digit here. Try a closer photo of one handwritten number on plain paper."
-)
+from digitbot import defaults, texts
 
 
 class Classifier(Protocol):
@@ -74,14 +70,13 @@ def recognize(
 def format_answer(result: Recognition) -> str:
     """The message the user reads: it starts with the digits (`7 — 99.3% sure`)."""
     if not result.text:
-        return NO_DIGIT_TEXT
-    percent = _percent(result.confidence)
-    line = f"{result.text} — {percent} sure"
+        return texts.NO_DIGIT
+    line = texts.ANSWER.format(digits=result.text, percent=_percent(result.confidence))
     if len(result.digits) > 1:
         per_digit = ", ".join(f"{g.digit}: {_percent(g.confidence)}" for g in result.digits)
         line += f" ({per_digit})"
     if result.confidence < defaults.CONFIDENCE_UNSURE:
-        line += "\nI'm not sure about this one; a closer, sharper photo helps."
+        line += "\n" + texts.UNSURE
     return line
 
 

@@ -27,7 +27,7 @@ def test_correction_is_stored_with_crops_label_version_and_hash_only(
     store.remember_answer(pending)
     outcome, sample = store.record("r1", "12", user_hash="u1")
     assert outcome == RecordOutcome.RECORDED and sample is not None
-    stored = store.get(sample.sample_id)
+    stored = store.archive.get(sample.sample_id)
     assert stored is not None
     assert stored.label == "12" and stored.kind == "corrected" and stored.predicted == "17"
     assert stored.model_version == "m-1" and stored.status == Status.ACCEPTED
@@ -161,7 +161,7 @@ def test_including_an_excluded_user_gives_each_sample_its_status_back(
     assert statuses == [Status.ACCEPTED, Status.ACCEPTED, Status.HELD]
     assert len(store.samples(status=Status.HELD)) == 1  # back in the review queue
     assert int(redis_conn.get(keys.NEW_CORRECTIONS_KEY) or 0) == before + 2
-    assert not store.is_excluded("abc123")
+    assert not store.moderation.is_excluded("abc123")
     assert store.include_user("abc123") == 0
 
 
@@ -181,16 +181,17 @@ def test_salted_hashes_match_the_bots_and_web_ids_never_collide_with_telegram_id
     redis_conn: redis.Redis,
 ) -> None:
     import hashlib
-    import json
 
-    from bot.intake import PhotoIntake
     from digitbot.feedback import salted_user_hash
+    from digitbot.intake import PhotoIntake
 
     intake = PhotoIntake(redis_conn, max_queue_depth=1)
     submission = intake.submit(b"x", source="telegram-photo", chat_id=1, message_id=2, user_id=7)
     # The owner a Telegram request carries is the shared hash of the plain id, so feedback,
     # /forget and the web page all find the same user.
-    payload = json.loads(redis_conn.get(keys.request_payload_key(submission.request_id)) or "{}")
+    job = intake.queue.fetch_job(submission.job_id)
+    assert job is not None
+    payload = job.args[0]
     assert payload["user_hash"] == salted_user_hash(redis_conn, "7")
     assert intake.user_hash(7) == salted_user_hash(redis_conn, "7")
     assert salted_user_hash(redis_conn, "web:7") != intake.user_hash(7)

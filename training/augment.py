@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import keras
-import numpy as np
 from keras import layers, ops
 
 IMAGE_SIDE = 28
@@ -229,18 +228,3 @@ def build_augmenter(config: AugmentConfig = DEFAULT_CONFIG, seed: int = 0) -> ke
         ],
         name="augmenter",
     )
-
-
-def augment_images(
-    images: np.ndarray, config: AugmentConfig = DEFAULT_CONFIG, seed: int = 0
-) -> np.ndarray:
-    """Augment MNIST-style images once: uint8 or [0, 1] floats, (N, 28, 28[, 1]) in and out.
-
-    Returns float32 in [0, 1] with the input's shape. For previews and tests; training runs the
-    same layers inside the model graph.
-    """
-    array = np.asarray(images)
-    floats = array.astype("float32") / 255.0 if array.dtype == np.uint8 else array.astype("float32")
-    batch = floats.reshape(-1, IMAGE_SIDE, IMAGE_SIDE, 1)
-    augmented = build_augmenter(config, seed)(batch, training=True)
-    return np.clip(ops.convert_to_numpy(augmented), 0.0, 1.0).reshape(array.shape)

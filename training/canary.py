@@ -62,6 +62,7 @@ def _report(result_path: Path | None, ok: bool, detail: str) -> int:
 def main(argv: list[str]) -> int:
     import numpy as np
 
+    from digitbot.settings import Settings
     from reading.model import DigitModel
     from training.datasets import load_mnist
 
@@ -71,7 +72,7 @@ def main(argv: list[str]) -> int:
     result_path = Path(argv[1]) if len(argv) == 2 else None
     try:
         model = DigitModel.load(Path(argv[0]))
-        data = load_mnist(Path(os.environ.get("DIGITBOT_HOME", Path.home() / ".digitbot")))
+        data = load_mnist(Settings.from_env().home)
         images = data.x_test[:CANARY_DIGITS].astype(np.float32) / 255.0
         probabilities = model.probabilities(images)
     except Exception as exc:  # the point is to report any failure as a refusal

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from digitbot.settings import Settings
 from reading.model import DigitModel
 from reading.pipeline import read_photo
 from training.corrections import CorrectionSet
 from training.promotion import Scores
 
-GATE_PHOTOS_PER_SET = 100
 GATE_PHOTO_SETS = ("mnist-single", "numbers", "negatives")
 # Sources we did not render for training (training.cross_source): a candidate worse on any of
 # them is refused like one worse on our benchmark.
@@ -42,11 +41,7 @@ def load_gate_data(
     from training.photo_synth import build_photo_set
 
     data = load_mnist(home)
-    count = (
-        photos_per_set
-        if photos_per_set is not None
-        else int(os.environ.get("DIGITBOT_GATE_PHOTOS", GATE_PHOTOS_PER_SET))
-    )
+    count = photos_per_set if photos_per_set is not None else Settings.from_env().gate_photos
     source = (data.x_test, data.y_test)
     photos = {}
     if count > 0:

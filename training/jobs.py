@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 import redis
 from rq import get_current_job
 
-from digitbot import defaults, keys, stats
+from digitbot import keys, stats
 from digitbot.registry import ModelRegistry
 from digitbot.retrain import describe_corrections
 from digitbot.settings import Settings
@@ -42,10 +41,10 @@ PRODUCTION_ARCH = "digitnet"
 def retrain(request: dict[str, Any]) -> dict[str, Any]:
     """RQ entry point: retrain digitnet and promote it if it passes the gates."""
     job = get_current_job()
-    connection: redis.Redis = (
-        job.connection if job else redis.Redis.from_url(Settings.from_env().require_redis_url())
-    )
     settings = Settings.from_env()
+    connection: redis.Redis = (
+        job.connection if job else redis.Redis.from_url(settings.require_redis_url())
+    )
     reporter = ProgressReporter(settings, chat_id=int(request.get("chat_id") or 0), job=job)
     try:
         outcome = run_retraining(connection, settings.home, request, reporter)
@@ -71,17 +70,16 @@ def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
     `photo_styled` win, then DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION /
     _STYLED; all 0 trains on MNIST (+ corrections) alone.
     """
+    settings = Settings.from_env()
     counts = []
-    for name, default in (
-        ("photo_digits", defaults.RETRAIN_PHOTO_DIGITS),
-        ("photo_negatives", defaults.RETRAIN_PHOTO_NEGATIVES),
-        ("photo_low_resolution", defaults.RETRAIN_PHOTO_LOW_RESOLUTION),
-        ("photo_styled", defaults.RETRAIN_PHOTO_STYLED),
+    for name, configured in (
+        ("photo_digits", settings.retrain_photo_digits),
+        ("photo_negatives", settings.retrain_photo_negatives),
+        ("photo_low_resolution", settings.retrain_photo_low_resolution),
+        ("photo_styled", settings.retrain_photo_styled),
     ):
         value = request.get(name)
-        if value is None:
-            value = os.environ.get(f"DIGITBOT_RETRAIN_{name.upper()}", str(default))
-        counts.append(int(value))
+        counts.append(configured if value is None else int(value))
     if not any(counts):
         return None
     return CropRecipe(
@@ -96,7 +94,7 @@ def run_retraining(
 
     started = time.time()
     corrections = load_corrections(connection)
-    epochs = int(request.get("epochs") or os.environ.get("DIGITBOT_RETRAIN_EPOCHS", "0")) or None
+    epochs = int(request.get("epochs") or Settings.from_env().retrain_epochs) or None
     limit = request.get("limit")
     reporter.start(
         f"Retraining started: {PRODUCTION_ARCH} on MNIST + {corrections.train.size} corrected "

@@ -163,17 +163,6 @@ def load_photo_crops(
     return _joined(loaded)
 
 
-def build_photo_crops(
-    train_images: np.ndarray,
-    train_labels: np.ndarray,
-    recipe: CropRecipe,
-    *,
-    processes: int | None = None,
-) -> PhotoCrops:
-    """Render and read back the recipe's photos, in parallel chunks."""
-    return _build(recipe.parts(), train_images, train_labels, processes)
-
-
 def _build(
     parts: list[_Part],
     train_images: np.ndarray,

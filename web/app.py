@@ -18,7 +18,7 @@ from flask import Flask, Response, g, jsonify, request
 from rq.serializers import JSONSerializer
 from werkzeug.exceptions import HTTPException
 
-from digitbot import defaults
+from digitbot import defaults, texts
 from digitbot.settings import Settings
 from web import feedback, operators, recognition
 from web.auth import refuse_unless_operator
@@ -33,19 +33,29 @@ OPERATOR_BLUEPRINTS = frozenset({operators.blueprint.name, rq_dashboard.blueprin
 # over the file limit is refused before it is read.
 MULTIPART_MARGIN_BYTES = 64 * 1024
 MAX_REQUEST_BYTES = defaults.MAX_DOWNLOAD_BYTES + MULTIPART_MARGIN_BYTES
-REDIS_DOWN_TEXT = "The service is unavailable for a moment. Please try again shortly."
 # Our own pages load scripts and styles from /static only; the dashboard has inline scripts.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
+# rq-dashboard's pages run an inline <script> and style="" attributes, and its templates are
+# compiled by underscore's _.template (new Function): all from its own files, nothing from
+# elsewhere. Everything else is locked down as on our pages.
+DASHBOARD_CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self' 'unsafe-inline' 'unsafe-eval'; connect-src 'self'; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# Sent only over HTTPS (browsers ignore it over plain HTTP): behind a TLS proxy, waitress marks
+# the request https from the trusted proxy's X-Forwarded-Proto.
+STRICT_TRANSPORT_SECURITY = "max-age=31536000"
 
 
 def create_app(
     settings: Settings, connection: redis.Redis, *, config: WebConfig | None = None
 ) -> Flask:
-    """The web app on `connection`; operator credentials come from `config` (or the env)."""
-    config = config if config is not None else WebConfig.from_env()
+    """The web app on `connection`; operator credentials come from `config` (or `settings`)."""
+    config = config if config is not None else WebConfig.from_settings(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
@@ -114,8 +124,12 @@ def _start_request() -> Response | None:
 def _finish_request(response: Response) -> Response:
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.blueprint != rq_dashboard.blueprint.name:
+    if request.blueprint == rq_dashboard.blueprint.name:
+        response.headers.setdefault("Content-Security-Policy", DASHBOARD_CONTENT_SECURITY_POLICY)
+    else:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY)
     if request.blueprint == rq_dashboard.blueprint.name and request.method == "GET":
         g.log_level = logging.DEBUG  # the dashboard polls every few seconds; its actions are POSTs
     if not (request.endpoint or "").endswith("static"):
@@ -139,7 +153,7 @@ def _log_request(response: Response) -> None:
 
 def _redis_unavailable(exc: Exception) -> tuple[Response, int]:
     log.error("Redis unavailable during %s %s: %s", request.method, request.path, exc)
-    response = jsonify({"error": REDIS_DOWN_TEXT})
+    response = jsonify({"error": texts.SERVICE_DOWN})
     response.headers["Retry-After"] = "5"
     return response, 503
 
@@ -148,7 +162,7 @@ def _http_error(exc: HTTPException) -> Response | HTTPException:
     """JSON errors for the API (the page shows `error`), Flask's pages elsewhere."""
     if not request.path.startswith("/api/") and exc.code != 413:
         return exc
-    message = recognition.TOO_LARGE_TEXT if exc.code == 413 else (exc.description or exc.name)
+    message = texts.IMAGE_TOO_LARGE if exc.code == 413 else (exc.description or exc.name)
     response = jsonify({"error": message})
     response.status_code = exc.code or 500
     return response

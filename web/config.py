@@ -1,4 +1,4 @@
-"""The web server's own settings, read from the environment once.
+"""The web server's own settings, taken from digitbot.settings (which reads the environment).
 
 Operator pages are protected by HTTP basic auth with one user and password from the environment.
 The password is a secret: it is kept out of `repr` and never logged. Half a configuration (a
@@ -7,18 +7,17 @@ user without a password) or a placeholder password fails fast with a message nam
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from digitbot import defaults
 from digitbot.errors import ConfigurationError
+from digitbot.settings import Settings
 
 USER_VARIABLE = "DIGITBOT_WEB_USER"
 PASSWORD_VARIABLE = "DIGITBOT_WEB_PASSWORD"
 RATE_VARIABLE = "DIGITBOT_WEB_RATE_PER_MINUTE"
-TRUSTED_PROXY_VARIABLE = "DIGITBOT_WEB_TRUSTED_PROXY"
 
-DEFAULT_RATE_PER_MINUTE = 30
 # Wrong passwords allowed per client address per minute before logins are refused for a while.
 DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE = 20
 MIN_PASSWORD_LENGTH = 8
@@ -36,7 +35,7 @@ HOW_TO_CONFIGURE = (
 class WebConfig:
     operator_user: str | None = None
     operator_password: str | None = field(default=None, repr=False)
-    rate_per_minute: int = DEFAULT_RATE_PER_MINUTE
+    rate_per_minute: int = defaults.WEB_UPLOADS_PER_MINUTE
     login_attempts_per_minute: int = DEFAULT_LOGIN_ATTEMPTS_PER_MINUTE
     # The reverse proxy's address ("*" for any): only its X-Forwarded-For names the client.
     # Without it, rate limits count by the peer address, which behind a proxy is the proxy.
@@ -64,21 +63,18 @@ class WebConfig:
             )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebConfig:
-        env = os.environ if environ is None else environ
-        raw_rate = env.get(RATE_VARIABLE, "").strip() or str(DEFAULT_RATE_PER_MINUTE)
-        try:
-            rate = int(raw_rate)
-        except ValueError:
-            raise ConfigurationError(
-                f"{RATE_VARIABLE} must be a whole number of uploads per minute, got {raw_rate!r}."
-            ) from None
+    def from_settings(cls, settings: Settings) -> WebConfig:
         return cls(
-            operator_user=env.get(USER_VARIABLE, "").strip() or None,
-            operator_password=env.get(PASSWORD_VARIABLE, "") or None,
-            rate_per_minute=rate,
-            trusted_proxy=env.get(TRUSTED_PROXY_VARIABLE, "").strip() or None,
+            operator_user=settings.web_user,
+            operator_password=settings.web_password,
+            rate_per_minute=settings.web_rate_per_minute,
+            trusted_proxy=settings.web_trusted_proxy,
         )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WebConfig:
+        """The web settings in `environ` (default: this process's environment)."""
+        return cls.from_settings(Settings.from_env(environ))
 
     @property
     def has_operator_login(self) -> bool:

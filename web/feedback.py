@@ -19,9 +19,8 @@ from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request
 
-from bot import messages
-from digitbot import defaults
-from digitbot.feedback import FeedbackStore, RecordOutcome
+from digitbot import defaults, texts
+from digitbot.feedback import FeedbackStore, RecordOutcome, outcome_message
 from web import visitors
 from web.recognition import REQUEST_ID_PATTERN, error_response
 from web.state import client_address, web_state
@@ -37,25 +36,24 @@ OUTCOME_STATUS = {
     RecordOutcome.INVALID: 400,
     RecordOutcome.EXPIRED: 410,
 }
-JSON_ONLY_TEXT = 'Send JSON, like {"label": "42"}.'
 
 
 @blueprint.post("/api/feedback/<request_id>")
 def record_feedback(request_id: str) -> tuple[Response, int] | Response:
     """Confirm (the label the page showed) or correct (another label) one answer."""
     if not REQUEST_ID_PATTERN.match(request_id):
-        return error_response(404, messages.FEEDBACK_EXPIRED)
+        return error_response(404, texts.FEEDBACK_EXPIRED)
     g.request_id = request_id
     label = _label_from_body()
     if label is None:
-        return error_response(400, JSON_ONLY_TEXT)
+        return error_response(400, texts.JSON_ONLY)
     connection = web_state().connection
     visitor = visitors.visitor_id()
     owner = visitors.owner_of(connection, request_id)
     if owner is None:
-        return error_response(410, messages.FEEDBACK_EXPIRED)
+        return error_response(410, texts.FEEDBACK_EXPIRED)
     if visitor is None or visitors.visitor_hash(connection, visitor) != owner:
-        return error_response(403, messages.FEEDBACK_INVALID)  # only the sender may correct
+        return error_response(403, texts.FEEDBACK_INVALID)  # only the sender may correct
     address = visitors.address_hash(connection, client_address())
     store = FeedbackStore(connection)
     store.claim_answer(request_id, owner)
@@ -69,7 +67,7 @@ def record_feedback(request_id: str) -> tuple[Response, int] | Response:
     log.info("request %s: feedback %s", request_id, outcome)
     body: dict[str, Any] = {
         "outcome": outcome,
-        "message": messages.feedback_outcome(outcome, label, confirmed=confirmed),
+        "message": outcome_message(outcome, label, confirmed=confirmed),
     }
     if sample is not None:
         body.update(label=sample.label, kind=sample.kind)
@@ -80,7 +78,7 @@ def record_feedback(request_id: str) -> tuple[Response, int] | Response:
 def forget() -> tuple[Response, int] | Response:
     """Delete every sample stored for this browser's visitor id; say how many."""
     if not request.is_json:
-        return error_response(400, JSON_ONLY_TEXT)
+        return error_response(400, texts.JSON_ONLY)
     connection = web_state().connection
     visitor = visitors.visitor_id()
     removed = 0
@@ -88,7 +86,7 @@ def forget() -> tuple[Response, int] | Response:
         user_hash = visitors.visitor_hash(connection, visitor)
         removed = FeedbackStore(connection).forget_user(user_hash)
         visitors.forget_requests(connection, user_hash)
-    return jsonify({"removed": removed, "message": messages.FORGOTTEN.format(removed)})
+    return jsonify({"removed": removed, "message": texts.FORGOTTEN.format(count=removed)})
 
 
 def _label_from_body() -> str | None:

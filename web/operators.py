@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, jsonify, render_template
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from digitbot import texts
 from digitbot.retrain import TriggerOutcome, request_retraining
 from web.state import web_state
 from web.status import collect_status
@@ -18,9 +19,6 @@ from web.status import collect_status
 log = logging.getLogger(__name__)
 
 blueprint = Blueprint("operators", __name__)
-
-ALREADY_PENDING_TEXT = "A retraining is already queued or running."
-ENQUEUED_TEXT = "Retraining queued. The status page shows its outcome when it ends."
 
 
 @blueprint.get("/status")
@@ -43,9 +41,10 @@ def retrain() -> tuple[Response, int]:
     trigger = request_retraining(web_state().connection, requested_by="web", chat_id=0)
     if trigger.outcome is TriggerOutcome.ALREADY_RUNNING:
         log.info("retraining not queued: job %s is %s", trigger.job_id, trigger.status)
-        return jsonify({"error": ALREADY_PENDING_TEXT, "job_status": trigger.status}), 409
+        message = texts.RETRAIN_ALREADY.format(status=trigger.status)
+        return jsonify({"error": message, "job_status": trigger.status}), 409
     log.info("retraining queued as job %s (requested from the web page)", trigger.job_id)
-    return jsonify({"status": str(trigger.outcome), "message": ENQUEUED_TEXT}), 202
+    return jsonify({"status": str(trigger.outcome), "message": texts.RETRAIN_QUEUED_ON_PAGE}), 202
 
 
 @blueprint.get("/metrics")

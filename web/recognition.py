@@ -14,9 +14,9 @@ import re
 from flask import Blueprint, Response, g, jsonify, render_template, request, url_for
 from rq.job import Job
 
-from bot.intake import Outcome
-from digitbot import defaults, keys, stats
+from digitbot import defaults, keys, stats, texts
 from digitbot.errors import BadImageError
+from digitbot.intake import Outcome
 from digitbot.payload import Source
 from reading.decode import probe_image
 from web import visitors
@@ -32,15 +32,6 @@ SOURCES: dict[str, Source] = {"canvas": "web-canvas", "upload": "web-upload"}
 # The page polls every 150 ms, so it tells the page to give up after this long with no worker.
 RESULT_WAIT_SECONDS = 30
 
-TOO_LARGE_TEXT = "That image is too large. Please send a photo under 20 MB."
-NO_IMAGE_TEXT = "There was no image in the request. Draw a digit or choose a photo first."
-RATE_LIMITED_TEXT = "Too many images from you in the last minute. Please wait a moment."
-BUSY_TEXT = "Too many photos are waiting to be read right now. Please try again in a minute."
-UNKNOWN_REQUEST_TEXT = "No such request: it is unknown or its result has expired."
-JOB_FAILED_TEXT = (
-    "Sorry, I couldn't read your image because of a problem on my side. "
-    "Please try again in a minute."
-)
 # A job in one of these states will never store a result (retries are "scheduled", not failed).
 JOB_ENDED_WITHOUT_RESULT = frozenset({"failed", "stopped", "canceled"})
 
@@ -51,6 +42,7 @@ def page() -> str:
     return render_template(
         "index.html",
         max_upload_bytes=defaults.MAX_DOWNLOAD_BYTES,
+        too_large_text=texts.IMAGE_TOO_LARGE,
         result_wait_seconds=RESULT_WAIT_SECONDS,
     )
 
@@ -64,7 +56,7 @@ def recognize() -> tuple[Response, int] | Response:
     if not decision.allowed:
         log.warning("upload refused: %s is over %d/min", client, state.upload_limiter.limit)
         stats.count(state.connection, "rejected", "rate-limited")
-        response = error_response(429, RATE_LIMITED_TEXT)
+        response = error_response(429, texts.SLOW_DOWN)
         response.headers["Retry-After"] = str(decision.retry_after_seconds)
         return response
 
@@ -72,10 +64,10 @@ def recognize() -> tuple[Response, int] | Response:
     data = _image_bytes()
     if not data:
         stats.count(state.connection, "rejected", "empty")
-        return error_response(400, NO_IMAGE_TEXT)
+        return error_response(400, texts.NO_IMAGE)
     if len(data) > defaults.MAX_DOWNLOAD_BYTES:
         stats.count(state.connection, "rejected", "too-large")
-        return error_response(413, TOO_LARGE_TEXT)
+        return error_response(413, texts.IMAGE_TOO_LARGE)
     try:
         info = probe_image(data)
     except BadImageError as exc:
@@ -86,7 +78,7 @@ def recognize() -> tuple[Response, int] | Response:
     submission = state.intake.submit(data, source=source)
     if submission.outcome is Outcome.BUSY:
         stats.count(state.connection, "rejected", "busy")
-        response = error_response(503, BUSY_TEXT)
+        response = error_response(503, texts.BUSY)
         response.headers["Retry-After"] = "30"
         return response
     g.request_id = submission.request_id
@@ -111,7 +103,7 @@ def recognize() -> tuple[Response, int] | Response:
 def result(request_id: str) -> tuple[Response, int] | Response:
     """200 with the worker's result, 202 while pending, 404 for an unknown id, 502 if it failed."""
     if not REQUEST_ID_PATTERN.match(request_id):
-        return error_response(404, UNKNOWN_REQUEST_TEXT)
+        return error_response(404, texts.UNKNOWN_REQUEST)
     g.request_id = request_id
     connection = web_state().connection
     raw = connection.get(keys.web_result_key(request_id))
@@ -122,11 +114,11 @@ def result(request_id: str) -> tuple[Response, int] | Response:
         return response
     raw_status = connection.hget(Job.key_for(f"req-{request_id}"), "status")
     if raw_status is None:
-        return error_response(404, UNKNOWN_REQUEST_TEXT)
+        return error_response(404, texts.UNKNOWN_REQUEST)
     job_status = stats.as_text(raw_status)
     if job_status in JOB_ENDED_WITHOUT_RESULT:
         # The worker's failure callback stores an apology first; this one means it could not.
-        return error_response(502, JOB_FAILED_TEXT)
+        return error_response(502, texts.JOB_FAILED)
     response = jsonify({"status": "pending", "job_status": job_status})
     response.headers["Cache-Control"] = "no-store"
     g.log_level = logging.DEBUG  # the page polls every 150 ms: one INFO line per answer is enough

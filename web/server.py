@@ -37,7 +37,7 @@ def run_web(settings: Settings, *, host: str, port: int) -> int:
     """Serve until interrupted; 2 when the configuration is refused, 1 when the port is taken."""
     configure_logging("web")
     try:
-        config = WebConfig.from_env()
+        config = WebConfig.from_settings(settings)
         redis_url = settings.require_redis_url()
         refuse_open_without_login(config, host)
     except ConfigurationError as exc:

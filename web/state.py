@@ -8,7 +8,7 @@ import redis
 from flask import current_app, request
 from prometheus_client.registry import CollectorRegistry
 
-from bot.intake import PhotoIntake
+from digitbot.intake import PhotoIntake
 from digitbot.settings import Settings
 from web.config import WebConfig
 from web.metrics import metrics_registry

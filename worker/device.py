@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import platform
 from dataclasses import dataclass
 
+from digitbot import defaults
 from digitbot.quiet_native import import_keras
-
-CPU_BATCH = 16
-GPU_BATCH = 64
+from digitbot.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -48,6 +46,6 @@ def detect_device() -> DeviceInfo:
         devices = [d for d in jax.devices() if d.platform == "gpu"]
         if devices:
             kind, name = "gpu", str(devices[0].device_kind)
-    default_batch = GPU_BATCH if kind == "gpu" else CPU_BATCH
-    batch = int(os.environ.get("DIGITBOT_INFERENCE_BATCH", default_batch))
+    default_batch = defaults.GPU_INFERENCE_BATCH if kind == "gpu" else defaults.CPU_INFERENCE_BATCH
+    batch = Settings.from_env().inference_batch or default_batch
     return DeviceInfo(kind=kind, name=name, backend=backend, batch_size=batch)

@@ -153,15 +153,16 @@ class DigitWorker(SimpleWorker):
         self.connection.expire(key, WORKER_INFO_TTL_SECONDS)
 
 
-def limit_compute_threads() -> None:
-    """One compute thread per worker process (DIGITBOT_COMPUTE_THREADS overrides).
+def limit_compute_threads(threads: int) -> None:
+    """Give each worker process `threads` compute threads (Settings.compute_threads: one
+    unless DIGITBOT_COMPUTE_THREADS says otherwise), before TensorFlow is imported.
 
     Recognition runs one small batch at a time, so a thread pool per process only makes N
-    workers fight over the same cores; scale with processes instead.
+    workers fight over the same cores; scale with processes instead. Variables already set
+    in the environment win.
     """
-    threads = os.environ.get("DIGITBOT_COMPUTE_THREADS", "1")
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
-        os.environ.setdefault(name, threads)
+        os.environ.setdefault(name, str(threads))
 
 
 def connect(url: str) -> redis.Redis:
@@ -182,16 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", action="store_true")
     parser.add_argument("--no-scheduler", action="store_true")
     args = parser.parse_args(argv)
-    configure_logging("worker")
     try:
         settings = Settings.from_env()
+        configure_logging("worker", settings=settings)
         connection = connect(settings.require_worker_redis_url())
     except ConfigurationError as exc:
         print(f"digitbot worker: {exc}", file=sys.stderr, flush=True)
         return 2
     queues = [q.strip() for q in args.queues.split(",") if q.strip()]
     if defaults.QUEUE_TRAINING not in queues:  # training wants every core
-        limit_compute_threads()
+        limit_compute_threads(settings.compute_threads)
     worker = DigitWorker(queues, connection=connection, name=args.name or default_worker_name())
     worker.work(burst=args.burst, with_scheduler=not args.no_scheduler, logging_level="WARNING")
     return 0

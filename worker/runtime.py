@@ -21,7 +21,7 @@ import time
 import redis
 
 from digitbot import keys
-from digitbot.errors import ConfigurationError, DigitbotError
+from digitbot.errors import DigitbotError
 from digitbot.registry import ModelRegistry
 from digitbot.settings import Settings
 from digitbot.telegram_reply import TelegramReplier
@@ -133,11 +133,6 @@ class WorkerRuntime:
         finally:
             self._loading = None
 
-    def replace_model(self, model: DigitModel) -> None:
-        """Swap in a model directly (tests, tools)."""
-        model.warm_up()
-        self._model = model
-
     @property
     def device(self) -> DeviceInfo:
         """The device this process computes on, and the batch size that suits it."""
@@ -151,13 +146,6 @@ class WorkerRuntime:
             token = self.settings.require_token()
             self._replier = TelegramReplier(token, self.settings.telegram_api_url)
         return self._replier
-
-    def has_telegram(self) -> bool:
-        try:
-            self.settings.require_token()
-        except ConfigurationError:
-            return False
-        return True
 
 
 def bootstrap_registry(registry: ModelRegistry) -> str | None:

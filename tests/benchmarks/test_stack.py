@@ -8,8 +8,8 @@ from PIL import Image
 
 from benchmarks.stack import FAKE_TOKEN, precomputed_photo_sizes
 from digitbot.settings import Settings
-from tests.support import telegram_standin
 from tests.support.telegram_standin import TelegramStandIn
+from tests.support.telegram_standin import images as standin_images
 
 
 def jpeg(width: int, height: int) -> bytes:
@@ -20,17 +20,17 @@ def jpeg(width: int, height: int) -> bytes:
 
 def test_precomputed_sizes_match_and_are_restored() -> None:
     photo, other = jpeg(800, 600), jpeg(640, 480)
-    original = telegram_standin._photo_variants
+    original = standin_images.photo_variants
     expected = original(photo)
     with precomputed_photo_sizes([photo]):
-        assert telegram_standin._photo_variants is not original
-        assert telegram_standin._photo_variants(photo) == expected
-        assert telegram_standin._photo_variants(other) == original(other)  # not made: made now
+        assert standin_images.photo_variants is not original
+        assert standin_images.photo_variants(photo) == expected
+        assert standin_images.photo_variants(other) == original(other)  # not made: made now
         with TelegramStandIn(FAKE_TOKEN) as standin:
             message_id = standin.user_sends_photo(7, photo)
             message = standin.message(7, message_id)
             assert message is not None and len(message["photo"]) == len(expected[0])
-    assert telegram_standin._photo_variants is original
+    assert standin_images.photo_variants is original
 
 
 def test_fake_token_is_accepted_by_settings() -> None:

@@ -32,7 +32,7 @@ DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
 DOCKERIGNORE = ROOT / ".dockerignore"
 
-FIRST_PARTY = {"digitbot", "bot", "worker", "training", "web"}
+FIRST_PARTY = {"digitbot", "reading", "bot", "worker", "training", "web"}
 REQUIRED_SECRETS = {
     "TELEGRAM_BOT_TOKEN": {"bot", "worker", "worker-gpu", "trainer", "trainer-gpu"},
     "REDIS_PASSWORD": {"redis"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import http.server
 import socket
@@ -16,7 +17,7 @@ from rq import SimpleWorker
 from rq.utils import utcformat
 from rq.worker import WorkerStatus
 
-from digitbot import healthcheck, keys
+from digitbot import defaults, healthcheck, keys
 from digitbot.cron import CronSchedule
 from digitbot.redis_server import EmbeddedRedis, free_port
 from digitbot.scheduler import RetrainScheduler
@@ -89,20 +90,35 @@ def test_scheduler_heartbeat_written_by_the_scheduler_is_healthy(
 # --- bot ---------------------------------------------------------------------------------------
 
 
-def test_bot_heartbeat_key_is_the_one_the_bot_writes() -> None:
-    from bot import app  # the bot's own definition; importing telegram is fine in tests
+def test_the_heartbeat_the_bot_writes_makes_it_healthy(
+    settings: Settings, redis_conn: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot import app  # the bot's own writer; importing telegram is fine in tests
 
-    assert healthcheck.bot_heartbeat_key(HOST) == app.heartbeat_key()
+    class Stopped(Exception):
+        pass
+
+    async def stop(seconds: float) -> None:  # the heartbeat's wait for its next beat
+        assert seconds == defaults.HEARTBEAT_SECONDS
+        raise Stopped
+
+    assert not healthcheck.check("bot", settings, hostname=HOST)[0]
+    monkeypatch.setattr(asyncio, "sleep", stop)
+    with pytest.raises(Stopped):
+        asyncio.run(app._heartbeat(redis_conn))  # one beat
+    healthy, reason = healthcheck.check("bot", settings, hostname=HOST)
+    assert healthy, reason
+    assert 0 < redis_conn.ttl(keys.bot_heartbeat_key(HOST)) <= defaults.HEARTBEAT_TTL_SECONDS
 
 
 def test_bot_without_heartbeat_is_unhealthy(settings: Settings) -> None:
     healthy, reason = healthcheck.check("bot", settings, hostname="bot-host")
     assert not healthy
-    assert "bot-host" in reason and healthcheck.bot_heartbeat_key("bot-host") in reason
+    assert "bot-host" in reason and keys.bot_heartbeat_key("bot-host") in reason
 
 
 def test_bot_with_fresh_heartbeat_is_healthy(settings: Settings, redis_conn: redis.Redis) -> None:
-    redis_conn.set(healthcheck.bot_heartbeat_key("bot-host"), "4242", ex=60)
+    redis_conn.set(keys.bot_heartbeat_key("bot-host"), "4242", ex=60)
     healthy, reason = healthcheck.check("bot", settings, hostname="bot-host")
     assert healthy, reason
     # Another host's heartbeat says nothing about this one.

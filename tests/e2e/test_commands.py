@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot import messages
-from digitbot import keys
+from digitbot import keys, texts
 from digitbot.retrain import training_queue
 from tests.e2e.conftest import Stack
 from tests.e2e.test_pipeline import wait_for_answer
@@ -18,7 +17,7 @@ ADMIN = 1001  # DIGITBOT_ADMIN_IDS in the stack's environment
 def test_start_and_stats(stack: Stack) -> None:
     chat = 5100
     assert wait_for_answer(stack, chat, stack.standin.user_sends_text(chat, "/start")) == (
-        messages.START
+        texts.START
     )
     stats = wait_for_answer(stack, chat, stack.standin.user_sends_text(chat, "/stats"))
     assert stats.startswith("Model: ")
@@ -32,16 +31,16 @@ def test_retrain_is_for_admins_only_and_deduplicated(stack: Stack) -> None:
     connection.delete(f"rq:job:{keys.RETRAIN_JOB_ID}")
     outsider = 5200
     refused = stack.standin.user_sends_text(outsider, "/retrain")
-    assert wait_for_answer(stack, outsider, refused) == messages.RETRAIN_REFUSED
+    assert wait_for_answer(stack, outsider, refused) == texts.RETRAIN_REFUSED
     assert training_queue(connection).count == 0
 
     queued = stack.standin.user_sends_text(ADMIN, "/retrain")
-    assert wait_for_answer(stack, ADMIN, queued) == messages.RETRAIN_QUEUED
+    assert wait_for_answer(stack, ADMIN, queued) == texts.RETRAIN_QUEUED
     job = training_queue(connection).fetch_job(keys.RETRAIN_JOB_ID)
     assert job is not None and job.args[0] == {"requested_by": "bot", "chat_id": ADMIN}
 
     again = stack.standin.user_sends_text(ADMIN, "/retrain")
-    assert wait_for_answer(stack, ADMIN, again) == messages.RETRAIN_ALREADY.format(status="queued")
+    assert wait_for_answer(stack, ADMIN, again) == texts.RETRAIN_ALREADY.format(status="queued")
     assert training_queue(connection).count == 1
     training_queue(connection).empty()
 

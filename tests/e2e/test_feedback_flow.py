@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import messages
-from bot.intake import PhotoIntake
-from digitbot import defaults
+from digitbot import defaults, texts
 from digitbot.feedback import FeedbackStore
+from digitbot.intake import PhotoIntake
 from tests.e2e.conftest import Stack
 from tests.e2e.test_pipeline import answers_to, wait_for_answer
 from tests.support.photos import clear_arrays, digit_photo
@@ -45,8 +44,8 @@ def test_correct_with_buttons_then_forget(stack: Stack) -> None:
     digit_buttons = buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
     stack.standin.user_presses_button(chat, answer.message_id, digit_buttons[str(wrong)])
 
-    expected = (messages.HELD_CORRECTION if confident else messages.RECORDED_CORRECTION).format(
-        wrong
+    expected = (texts.HELD_CORRECTION if confident else texts.RECORDED_CORRECTION).format(
+        label=wrong
     )
     assert wait_until(
         lambda: stack.standin.message(chat, answer.message_id)["text"].endswith(expected),
@@ -76,8 +75,23 @@ def test_correct_with_buttons_then_forget(stack: Stack) -> None:
     }
 
     forget = stack.standin.user_sends_text(chat, "/forget")
-    assert wait_for_answer(stack, chat, forget) == messages.FORGOTTEN.format(1)
+    assert wait_for_answer(stack, chat, forget) == texts.FORGOTTEN.format(count=1)
     assert store.samples() == []
+
+
+def test_a_button_with_data_we_never_made_is_answered_not_left_spinning(stack: Stack) -> None:
+    chat = 7200
+    start = stack.standin.user_sends_text(chat, "/start")
+    wait_for_answer(stack, chat, start)
+    reply = answers_to(stack, chat, start)[0]
+    forged = ["dig:abc:9:42:1", "ok:../secret", "rv:abc", "explain:"]
+    for data in forged:
+        stack.standin.user_presses_button(chat, reply.message_id, data, check_button=False)
+    answered = stack.standin.wait_for(
+        lambda r: r.method == "answerCallbackQuery" and r.chat_id == chat, count=len(forged)
+    )
+    assert [r.text for r in answered] == [texts.UNKNOWN_BUTTON] * len(forged)
+    assert stack.standin.sent(chat_id=chat, method="sendMessage") == [reply]  # no error reply
 
 
 ADMIN = 1001  # DIGITBOT_ADMIN_IDS in the stack's environment
@@ -119,33 +133,34 @@ def test_admins_exclude_and_include_a_user_named_by_the_hash_feedback_shows(stac
     summary = wait_for_answer(stack, ADMIN, stack.standin.user_sends_text(ADMIN, "/feedback"))
     assert f"user {shown}" in summary, summary
     help_text = wait_for_answer(stack, ADMIN, stack.standin.user_sends_text(ADMIN, "/help"))
-    assert help_text == messages.HELP + messages.ADMIN_HELP and "/exclude <user>" in help_text
+    assert help_text == texts.HELP + texts.ADMIN_HELP and "/exclude <user>" in help_text
 
     # not an admin: refused, nothing changes
     refused = stack.standin.user_sends_text(chat, f"/exclude {shown}")
-    assert wait_for_answer(stack, chat, refused) == messages.ADMIN_ONLY
-    assert store.samples()[0].status == status_before and not store.is_excluded(user_hash)
+    assert wait_for_answer(stack, chat, refused) == texts.ADMIN_ONLY
+    assert store.samples()[0].status == status_before
+    assert not store.moderation.is_excluded(user_hash)
 
     too_short = stack.standin.user_sends_text(ADMIN, f"/exclude {shown[:4]}")
-    assert wait_for_answer(stack, ADMIN, too_short) == messages.USER_USAGE.format(
+    assert wait_for_answer(stack, ADMIN, too_short) == texts.USER_USAGE.format(
         command="exclude", min_chars=8
     )
     unknown = "0" * 8 if not user_hash.startswith("0" * 8) else "f" * 8
     nobody = stack.standin.user_sends_text(ADMIN, f"/exclude {unknown}")
-    assert wait_for_answer(stack, ADMIN, nobody) == messages.NO_SUCH_USER.format(prefix=unknown)
+    assert wait_for_answer(stack, ADMIN, nobody) == texts.NO_SUCH_USER.format(prefix=unknown)
 
     excluded = stack.standin.user_sends_text(ADMIN, f"/exclude {shown}")
-    assert wait_for_answer(stack, ADMIN, excluded) == messages.USER_EXCLUDED.format(
+    assert wait_for_answer(stack, ADMIN, excluded) == texts.USER_EXCLUDED.format(
         user=shown, count=1
     )
-    assert store.is_excluded(user_hash)
+    assert store.moderation.is_excluded(user_hash)
     assert [s.status for s in store.samples()] == ["rejected"]
     assert store.samples(status="held") == []  # out of the review queue too
 
     included = stack.standin.user_sends_text(ADMIN, f"/include {shown}")
-    assert wait_for_answer(stack, ADMIN, included) == messages.USER_INCLUDED.format(
+    assert wait_for_answer(stack, ADMIN, included) == texts.USER_INCLUDED.format(
         user=shown, count=1
     )
     assert [s.status for s in store.samples()] == [status_before]
-    assert not store.is_excluded(user_hash)
+    assert not store.moderation.is_excluded(user_hash)
     assert store.forget_user(user_hash) == 1

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 import numpy as np
 import pytest
 
-from bot import messages
+from digitbot import texts
 from digitbot.errors import CorruptImageError, NotAnImageError
 from tests.e2e.conftest import Stack
 from tests.support.photos import clear_digits, corrupt_jpeg, digit_photo
@@ -121,16 +121,16 @@ def test_text_sticker_and_bad_files_each_get_their_explanation(stack: Stack) -> 
     chat_id = 3000
     standin = stack.standin
     cases = {
-        standin.user_sends_text(chat_id, "what is this?"): messages.TEXT_INSTEAD_OF_PHOTO,
-        standin.user_sends_sticker(chat_id): messages.STICKER,
-        standin.user_sends_text(chat_id, "/help"): messages.HELP,
+        standin.user_sends_text(chat_id, "what is this?"): texts.TEXT_INSTEAD_OF_PHOTO,
+        standin.user_sends_sticker(chat_id): texts.STICKER,
+        standin.user_sends_text(chat_id, "/help"): texts.HELP,
         standin.user_sends_document(
             chat_id, b"%PDF-1.4 not an image", file_name="x.jpg", mime_type="image/jpeg"
         ): NotAnImageError.user_message,
         standin.user_sends_document(
             chat_id, b"\x00" * 100, file_name="big.png", mime_type="image/png",
             declared_size=21 * 1024 * 1024,
-        ): messages.TOO_LARGE,
+        ): texts.TELEGRAM_FILE_TOO_LARGE,
         standin.user_sends_document(
             chat_id, corrupt_jpeg(), file_name="broken.jpg", mime_type="image/jpeg"
         ): CorruptImageError.user_message,
@@ -162,7 +162,7 @@ def test_redis_restart_loses_nothing_that_was_accepted(stack: Stack) -> None:
 
         stack.redis_server.stop()
         refused = stack.standin.user_sends_photo(chat_id, digit_photo(digits[4][0]))
-        assert wait_for_answer(stack, chat_id, refused) == messages.QUEUE_DOWN
+        assert wait_for_answer(stack, chat_id, refused) == texts.QUEUE_DOWN
 
         stack.redis_server.start()
         image, label = digits[5]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageDraw
 
+from digitbot import texts
 from digitbot.defaults import MAX_DOWNLOAD_BYTES
 from digitbot.errors import (
     BadImageError,
@@ -17,14 +21,17 @@ from digitbot.errors import (
     ImageTooLargeError,
     NotAnImageError,
 )
-from reading.decode import decode_image, probe_image
+from reading.decode import ImageInfo, decode_image, probe_image
 
 ORIENTATION = 0x0112
 
 
 def _encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     buffer = io.BytesIO()
-    image.save(buffer, fmt, **options)
+    if fmt == "HEIF":  # written by pillow-heif itself: the test registers no Pillow opener
+        pillow_heif.from_pillow(image).save(buffer, **options)
+    else:
+        image.save(buffer, fmt, **options)
     return buffer.getvalue()
 
 
@@ -81,6 +88,54 @@ def test_exif_orientation_is_applied(orientation: int, stored_turn: Image.Transp
     assert gray.shape == (80, 120)
     assert gray[:, :50].mean() < 0.1  # the black half is on the left again
     assert gray[:, 70:].mean() > 0.9
+
+
+def test_heic_from_an_iphone_decodes_like_a_jpeg() -> None:
+    photo = _half_and_half((300, 200)).convert("RGB")
+    data = _encode(photo, "HEIF", quality=90)
+    assert data[4:12] == b"ftypheic"  # what an iPhone writes
+    assert probe_image(data) == ImageInfo(format="HEIF", width=300, height=200, frames=1)
+    gray = decode_image(data)
+    as_jpeg = decode_image(_encode(photo, "JPEG", quality=90))
+    assert gray.shape == as_jpeg.shape == (200, 300)
+    assert gray.dtype == np.float32
+    assert float(np.abs(gray - as_jpeg)[:, list(range(140)) + list(range(160, 300))].max()) < 0.1
+    assert decode_image(data, max_side=150).shape == (100, 150)
+
+
+def test_heic_orientation_shows_the_photo_upright() -> None:
+    """An iPhone stores the sensor's pixels and says how to turn them; either HEIC's own
+    rotation or EXIF's must end upright, never turned twice."""
+    upright = _half_and_half().convert("RGB")
+    exif = Image.Exif()
+    exif[ORIENTATION] = 6
+    data = _encode(upright.transpose(Image.Transpose.ROTATE_90), "HEIF", exif=exif.tobytes())
+    gray = decode_image(data)
+    assert gray.shape == (80, 120)
+    assert gray[:, :50].mean() < 0.1 and gray[:, 70:].mean() > 0.9
+
+
+def test_heic_opener_is_registered_on_first_use_only() -> None:
+    """The bot imports this module at start-up; libheif loads when the first image comes."""
+    code = (
+        "import sys; from reading import decode; print('pillow_heif' in sys.modules); "
+        "decode.probe_image(sys.stdin.buffer.read()); print('pillow_heif' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        input=_encode(_half_and_half(), "PNG"),
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == [b"False", b"True"]
+
+
+def test_an_unknown_format_is_still_not_an_image_and_the_answer_names_heic() -> None:
+    with pytest.raises(NotAnImageError) as raised:
+        probe_image(b"\x00\x00\x00\x18ftypavis" + bytes(100))  # AVIF is not accepted
+    assert "HEIC" in raised.value.user_message
+    assert "HEIC" in texts.BAD_IMAGE
 
 
 def test_large_jpeg_is_downscaled_while_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -213,7 +268,8 @@ def test_too_many_bytes_is_refused() -> None:
 def test_damaged_files_only_ever_raise_bad_image_errors() -> None:
     rng = np.random.default_rng(3)
     base = Image.fromarray(rng.integers(0, 255, size=(64, 96), dtype=np.uint8))
-    originals = [_encode(base, fmt) for fmt in ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")]
+    formats = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "HEIF")
+    originals = [_encode(base, fmt) for fmt in formats]
     for original in originals:
         for _ in range(40):
             damaged = bytearray(original)

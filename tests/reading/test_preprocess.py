@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pillow_heif
 import pytest
 from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
@@ -57,6 +58,15 @@ def jpeg(image: Image.Image | np.ndarray, quality: int = 90, **options: object) 
         image = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
     buffer = io.BytesIO()
     image.save(buffer, "JPEG", quality=quality, **options)
+    return buffer.getvalue()
+
+
+def heic(image: Image.Image | np.ndarray, quality: int = 90) -> bytes:
+    """The photo as an iPhone sends it as a file."""
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
+    buffer = io.BytesIO()
+    pillow_heif.from_pillow(image.convert("RGB")).save(buffer, quality=quality)
     return buffer.getvalue()
 
 
@@ -117,6 +127,16 @@ def test_dark_ink_and_chalk_give_the_same_crop() -> None:
     on_board = preprocess(jpeg(photo_like(draw(digit, paper=45, ink=215))))
     assert len(on_paper.boxes) == len(on_board.boxes) == 1
     assert correlation(on_paper.crops[0], on_board.crops[0]) > 0.95
+
+
+def test_heic_photo_gives_the_same_crop_as_the_jpeg() -> None:
+    photo = photo_like(draw([(SEVEN, (260, 120, 380, 330))]))
+    from_heic, from_jpeg = preprocess(heic(photo)), preprocess(jpeg(photo))
+    assert from_heic.reason == "" and len(from_heic.boxes) == 1
+    assert_mnist_like(from_heic)
+    assert from_heic.image_size == (640, 480)
+    assert correlation(from_heic.crops[0], from_jpeg.crops[0]) > 0.95
+    assert np.allclose(from_heic.boxes[0], from_jpeg.boxes[0], atol=3)
 
 
 @pytest.mark.parametrize(

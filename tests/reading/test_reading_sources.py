@@ -17,7 +17,7 @@ from PIL import Image, ImageDraw, ImageFilter
 from reading.model import DigitModel
 from reading.pipeline import read_photo
 from reading.preprocess import preprocess
-from reading.preprocess_clean import is_clean
+from reading.preprocess_clean import find_ink_clean
 from tests.support.photos import mnist_test_digits
 from training import canvas_source
 from training.cross_source import MNIST_FILE_SETS, mnist_file_sets
@@ -60,7 +60,7 @@ def test_a_zero_filling_its_frame_is_read(shipped_model: DigitModel) -> None:
     image = Image.new("L", (120, 160), 255)
     ImageDraw.Draw(image).ellipse([0, 0, 119, 159], outline=0, width=12)
     data = png(np.asarray(image))
-    assert preprocess(data).num_digits == 1
+    assert len(preprocess(data).crops) == 1
     assert read(data, shipped_model) == "0"
 
 
@@ -120,10 +120,10 @@ def test_a_shadow_or_table_is_not_a_clean_picture() -> None:
     """The clean path is for even paper: a second wide level (shadow, table) is not ink."""
     page = np.full((300, 400), 0.9, np.float32)
     page[:, 260:] = 0.35  # the table beside the sheet
-    assert not is_clean(page)
+    assert find_ink_clean(page) is None
     page = np.full((300, 400), 0.9, np.float32)
     page[100:120, 150:160] = 0.1  # a stroke
-    assert is_clean(page)
+    assert find_ink_clean(page) is not None
 
 
 def test_mnist_files_and_heldout_photos_in_small_form(shipped_model: DigitModel) -> None:

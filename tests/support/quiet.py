@@ -17,7 +17,7 @@ from rq.intermediate_queue import IntermediateQueue
 from digitbot import defaults, keys
 from tests.support.processes import wait_until
 from tests.support.telegram_standin import TelegramStandIn
-from worker.jobs import MARK_SENT
+from worker.delivery import MARK_SENT
 
 # A hang guard, never a speed limit: longer than the last retry interval of a failed job.
 QUIET_TIMEOUT = 120.0

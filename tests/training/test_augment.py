@@ -7,12 +7,12 @@ import dataclasses
 import keras
 import numpy as np
 
+from tests.support.augment import augment_images
 from training.augment import (
     DEFAULT_CONFIG,
     PIVOT,
     RandomAffine,
     RandomStrokeWidth,
-    augment_images,
     build_augmenter,
 )
 from training.train import to_model_input

@@ -8,10 +8,11 @@ from PIL import Image, ImageDraw
 from scipy import ndimage as ndi
 
 from digitbot.defaults import NOT_A_DIGIT
+from tests.support.photo_crops import build_photo_crops
 from training.datasets import MnistData
 from training.evaluate import style_sets
 from training.handwriting_styles import pen_width, restyle
-from training.photo_crops import CropRecipe, build_photo_crops
+from training.photo_crops import CropRecipe
 
 
 def drawn(lines: list[tuple[int, int, int, int]], width: int = 2) -> np.ndarray:

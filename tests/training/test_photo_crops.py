@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from digitbot.defaults import NOT_A_DIGIT
+from tests.support.photo_crops import build_photo_crops
 from training import photo_crops
 from training.datasets import MnistData
 from training.photo_crops import (
     CropRecipe,
-    build_photo_crops,
     is_stick,
     load_photo_crops,
     low_resolution,

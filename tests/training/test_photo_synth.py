@@ -135,11 +135,11 @@ def test_photo_sets_never_touch_mnist_training_digits(monkeypatch: pytest.Monkey
 
         y_train = x_train
 
-    import training.datasets
+    from training import evaluate
 
-    monkeypatch.setattr(training.datasets, "load_mnist", lambda home: TestDigitsOnly())
-    monkeypatch.setattr(training.datasets, "load_optdigits", lambda: DIGITS)
-    sets = photo_synth.load_photo_sets(Path("unused"), n=1)
+    monkeypatch.setattr(evaluate, "load_mnist", lambda home: TestDigitsOnly())
+    monkeypatch.setattr(evaluate, "load_optdigits", lambda: DIGITS)
+    sets = evaluate.photo_sets(Path("unused"), 1)
     assert set(sets) == set(photo_synth.SET_NAMES)
 
 

@@ -26,8 +26,7 @@ import pytest
 import redis
 from PIL import Image, ImageDraw, ImageFilter
 
-from bot import messages
-from digitbot import keys
+from digitbot import defaults, keys, texts
 from digitbot.errors import NotAnImageError
 from digitbot.feedback import FeedbackStore
 from digitbot.redis_server import EmbeddedRedis, free_port
@@ -199,8 +198,8 @@ def _correct_the_answer(page: Any, web_stack: WebStack, digit: str) -> None:
     expect(note).to_be_visible()
     [sample] = [s for s in store.samples() if s.sample_id not in known]
     assert (sample.label, sample.predicted, sample.kind) == (wrong, digit, "corrected")
-    said = messages.HELD_CORRECTION if sample.status == "held" else messages.RECORDED_CORRECTION
-    expect(note).to_have_text(said.format(wrong))
+    said = texts.HELD_CORRECTION if sample.status == "held" else texts.RECORDED_CORRECTION
+    expect(note).to_have_text(said.format(label=wrong))
     expect(page.get_by_role("button", name="✏️ correct it")).to_be_hidden()
     [cookie] = [c for c in page.context.cookies() if c["name"] == VISITOR_COOKIE]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
@@ -234,6 +233,21 @@ def test_a_file_that_is_not_an_image_shows_a_clear_error(
     page.set_input_files("#file", str(notes))
     expect(page.locator("#error")).to_have_text(NotAnImageError.user_message)
     expect(page.locator("#answer-box")).to_be_hidden()
+
+
+def test_a_file_over_the_limit_is_refused_by_the_page_before_it_is_sent(
+    page: Any, web_stack: WebStack, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(b"\x89PNG" + b"\0" * defaults.MAX_DOWNLOAD_BYTES)
+    sent: list[str] = []
+    page.on("request", lambda r: sent.append(r.url) if "/api/recognize" in r.url else None)
+    page.goto(web_stack.base_url)
+    page.set_input_files("#file", str(huge))
+    expect(page.locator("#error")).to_have_text(texts.IMAGE_TOO_LARGE)
+    assert sent == []
 
 
 def test_drawing_with_a_finger_on_a_phone_never_scrolls_the_page(
@@ -306,9 +320,11 @@ def test_operators_log_in_to_see_status_and_the_rq_dashboard(
         _screenshot(status, "status.png", docs_name="status.png")
 
         status.click("#retrain")
-        expect(status.locator("#retrain-message")).to_have_text(_starts_with("Retraining queued"))
+        expect(status.locator("#retrain-message")).to_have_text(texts.RETRAIN_QUEUED_ON_PAGE)
         status.click("#retrain")
-        expect(status.locator("#retrain-message")).to_contain_text("already queued or running")
+        expect(status.locator("#retrain-message")).to_have_text(
+            texts.RETRAIN_ALREADY.format(status="queued")
+        )
 
         dashboard = context.new_page()
         dashboard.goto(f"{web_stack.base_url}/rq/")

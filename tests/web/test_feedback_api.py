@@ -16,10 +16,9 @@ import redis
 from flask.testing import FlaskClient
 from rq import Queue
 
-from bot import messages
-from bot.intake import PhotoIntake
-from digitbot import defaults, keys
+from digitbot import defaults, keys, texts
 from digitbot.feedback import FeedbackStore, PendingAnswer, Status, daily_limit_key
+from digitbot.intake import PhotoIntake
 from digitbot.settings import Settings
 from reading.model import load_shipped_model
 from tests.support.photos import clear_digits, digit_photo, number_photo
@@ -98,7 +97,7 @@ def test_confirming_an_answer_stores_what_the_bot_stores_and_nothing_else(
     assert result["text"] == str(label)
 
     status, body = send_feedback(client, request_id, result["text"])
-    assert (status, body["outcome"], body["message"]) == (200, "recorded", messages.RECORDED_RIGHT)
+    assert (status, body["outcome"], body["message"]) == (200, "recorded", texts.RECORDED_RIGHT)
     samples = FeedbackStore(redis_conn).samples()
     assert len(samples) == 1
     sample = samples[0]
@@ -132,8 +131,8 @@ def test_correcting_a_number_per_position_follows_the_held_for_review_rule(
     sure = result["digits"][1]["confidence"] >= defaults.REVIEW_CONFIDENCE
     assert status == 200
     assert body["outcome"] == ("held" if sure else "recorded")
-    expected = messages.HELD_CORRECTION if sure else messages.RECORDED_CORRECTION
-    assert body["message"] == expected.format(corrected)
+    expected = texts.HELD_CORRECTION if sure else texts.RECORDED_CORRECTION
+    assert body["message"] == expected.format(label=corrected)
     sample = FeedbackStore(redis_conn).samples()[0]
     assert (sample.label, sample.predicted, sample.kind) == (corrected, read_text, "corrected")
     assert sample.status == (Status.HELD if sure else Status.ACCEPTED)
@@ -151,12 +150,12 @@ def test_only_the_browser_that_sent_the_image_may_correct_it(
     assert send_feedback(stranger, request_id, wrong)[0] == 403  # no cookie at all
     stranger.set_cookie(VISITOR_COOKIE, "A" * 24)
     status, body = send_feedback(stranger, request_id, wrong)
-    assert (status, body["error"]) == (403, messages.FEEDBACK_INVALID)
+    assert (status, body["error"]) == (403, texts.FEEDBACK_INVALID)
     assert send_feedback(client, "f" * 32, wrong)[0] == 410  # unknown or expired request
     assert send_feedback(client, "not-an-id", wrong)[0] == 404
     assert client.post(f"/api/feedback/{request_id}", data={"label": wrong}).status_code == 400
     status, body = send_feedback(client, request_id, wrong + "7")  # one digit too many
-    assert (status, body["message"]) == (400, messages.FEEDBACK_INVALID)
+    assert (status, body["message"]) == (400, texts.FEEDBACK_INVALID)
     assert FeedbackStore(redis_conn).samples() == []
     assert send_feedback(client, request_id, wrong)[0] == 200  # the sender still can
 
@@ -174,7 +173,7 @@ def test_the_per_user_daily_limit_counts_the_visitor(
     request_id, result = read(client, redis_conn, digit_photo(second[0], seed=2))
     status, body = send_feedback(client, request_id, result["text"])
     assert (status, body["outcome"], body["message"]) == (
-        429, "limited", messages.FEEDBACK_LIMITED,
+        429, "limited", texts.FEEDBACK_LIMITED,
     )  # fmt: skip
     assert len(FeedbackStore(redis_conn).samples()) == 1
 
@@ -197,7 +196,7 @@ def test_clearing_cookies_does_not_reset_the_daily_limit_of_the_address(
     assert cookie_of(client) != old_visitor  # a new visitor, with a fresh count of its own
     status, body = send_feedback(client, request_id, result["text"])
     assert (status, body["outcome"], body["message"]) == (
-        429, "limited", messages.FEEDBACK_LIMITED,
+        429, "limited", texts.FEEDBACK_LIMITED,
     )  # fmt: skip
     assert len(FeedbackStore(redis_conn).samples()) == 1
     # Another address is not held back by this one.
@@ -228,7 +227,7 @@ def test_forget_deletes_the_visitors_samples_only(
 
     assert client.post("/api/forget").status_code == 400  # JSON only
     response = client.post("/api/forget", json={})
-    assert response.get_json() == {"removed": 1, "message": messages.FORGOTTEN.format(1)}
+    assert response.get_json() == {"removed": 1, "message": texts.FORGOTTEN.format(count=1)}
     assert [s.user_hash for s in store.samples()] == [telegram_hash]
     assert not list(redis_conn.scan_iter(keys.web_owner_key("*")))
 

@@ -14,13 +14,22 @@ from rq.job import JobStatus
 from rq.serializers import JSONSerializer
 from rq.worker import Worker
 
-from digitbot import defaults, keys
+from digitbot import defaults, keys, texts
 from digitbot.registry import ModelRegistry
 from tests.web.conftest import OPERATOR_USER, basic_auth
 from web.config import WebConfig
-from web.operators import ALREADY_PENDING_TEXT
 from web.status import worker_info_key
 
+FROZEN_NOW = 1_800_000_000.0  # the start of a rate-limit window, so no test crosses a minute
+# rq-dashboard's routes that change state; /requeue/<queue> answers GET as well.
+DASHBOARD_ACTIONS = [
+    ("GET", "/rq/requeue/recognition"),
+    ("POST", "/rq/requeue/recognition"),
+    ("POST", "/rq/job/{job_id}/requeue"),
+    ("POST", "/rq/job/{job_id}/delete"),
+    ("POST", "/rq/queue/recognition/failed/empty"),
+    ("POST", "/rq/queue/recognition/compact"),
+]
 OPERATOR_ROUTES = [
     ("GET", "/status"),
     ("GET", "/api/status"),
@@ -54,14 +63,24 @@ def test_without_configured_login_operator_pages_are_refused_with_how_to(
     assert client.get("/").status_code == 200  # the page itself stays public
 
 
-def test_repeated_wrong_passwords_are_slowed_down(make_app: Callable[..., Flask]) -> None:
-    config = WebConfig("operator", "correct-horse-battery", login_attempts_per_minute=3)
-    client = make_app(config=config).test_client()
-    for _ in range(3):
-        assert client.get("/status", headers=basic_auth("operator", "guess")).status_code == 401
-    # Now even the right password waits for the window to pass.
-    refused = client.get("/status", headers=basic_auth())
-    assert refused.status_code == 429 and "Retry-After" in refused.headers
+def test_wrong_passwords_are_slowed_down_but_the_right_one_always_gets_in(
+    make_app: Callable[..., Flask],
+) -> None:
+    config = WebConfig("operator", "correct-horse-battery", login_attempts_per_minute=20)
+    app = make_app(config=config)
+    app.extensions["digitbot"].login_limiter.clock = lambda: FROZEN_NOW + 15
+    client = app.test_client()
+    answers = [
+        client.get("/status", headers=basic_auth("operator", f"guess-{attempt}"))
+        for attempt in range(50)
+    ]
+    assert [a.status_code for a in answers[:20]] == [401] * 20
+    assert [a.status_code for a in answers[20:]] == [429] * 30
+    assert answers[-1].headers["Retry-After"] == "45"
+    # Fifty wrong passwords from this address, and the operator still gets in at once.
+    assert client.get("/status", headers=basic_auth()).status_code == 200
+    assert client.get("/rq/", headers=basic_auth()).status_code == 200
+    assert client.get("/status", headers=basic_auth("operator", "guess")).status_code == 429
 
 
 def test_retrain_enqueues_one_job_and_refuses_a_second(
@@ -79,7 +98,7 @@ def test_retrain_enqueues_one_job_and_refuses_a_second(
 
     second = client.post("/api/retrain", headers=basic_auth())
     assert second.status_code == 409
-    assert second.get_json()["error"] == ALREADY_PENDING_TEXT
+    assert second.get_json()["error"] == texts.RETRAIN_ALREADY.format(status="queued")
     assert queue.count == 1
 
     # Once that run has ended, a new one can be asked for.
@@ -188,3 +207,99 @@ def test_times_on_the_status_page_read_the_same_way(value: object, shown: str) -
     from web.operators import format_when
 
     assert format_when(value) == shown  # type: ignore[arg-type]
+
+
+def failed_recognition_job(connection: redis.Redis) -> str:
+    """A job that failed on the recognition queue, as the dashboard lists it."""
+    queue = Queue(defaults.QUEUE_RECOGNITION, connection=connection, serializer=JSONSerializer)
+    job = queue.enqueue("math.sqrt", -1)
+    SimpleWorker([queue], connection=connection, serializer=JSONSerializer).work(burst=True)
+    assert queue.failed_job_registry.get_job_ids() == [job.id]
+    return job.id
+
+
+@pytest.mark.parametrize(("method", "path"), DASHBOARD_ACTIONS)
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {},  # a link followed from a page that strips its Referer
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+        {"Sec-Fetch-Site": "same-site"},
+        {"Origin": "https://evil.example"},
+        {"Origin": "null"},
+        {"Referer": "https://evil.example/page"},
+        {"Referer": "http://localhost.evil.example/rq/"},
+    ],
+)
+def test_dashboard_actions_from_anywhere_but_this_site_are_refused(
+    client: FlaskClient, redis_conn: redis.Redis, method: str, path: str, evidence: dict
+) -> None:
+    job_id = failed_recognition_job(redis_conn)
+    url = path.format(job_id=job_id)
+    response = client.open(url, method=method, headers={**basic_auth(), **evidence})
+    assert response.status_code == 403, response.get_data(as_text=True)[:300]
+    assert "this site's own pages" in response.get_json()["error"]
+    queue = Queue(defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=JSONSerializer)
+    assert queue.failed_job_registry.get_job_ids() == [job_id]  # nothing was requeued or deleted
+    assert redis_conn.exists(f"rq:job:{job_id}")
+
+
+@pytest.mark.parametrize(
+    "evidence",
+    [
+        {"Sec-Fetch-Site": "same-origin"},
+        {"Sec-Fetch-Site": "none"},  # typed into the address bar
+        {"Origin": "http://localhost"},
+        {"Referer": "http://localhost/rq/0/view/jobs"},
+    ],
+)
+def test_dashboard_actions_from_its_own_pages_work(
+    client: FlaskClient, redis_conn: redis.Redis, evidence: dict
+) -> None:
+    job_id = failed_recognition_job(redis_conn)
+    response = client.get("/rq/requeue/recognition", headers={**basic_auth(), **evidence})
+    assert response.status_code == 200
+    assert response.get_json() == {"status": "OK", "count": 1}
+    queue = Queue(defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=JSONSerializer)
+    assert queue.job_ids == [job_id]
+    deleted = client.post(f"/rq/job/{job_id}/delete", headers={**basic_auth(), **evidence})
+    assert deleted.get_json() == {"status": "OK"}
+    assert not redis_conn.exists(f"rq:job:{job_id}")
+
+
+def test_dashboard_views_still_open_from_a_link(client: FlaskClient) -> None:
+    link = {**basic_auth(), "Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}
+    assert client.get("/rq/", headers=link).status_code == 200
+    assert client.get("/rq/0/data/queues.json", headers=basic_auth()).status_code == 200
+
+
+def test_the_dashboard_has_a_content_security_policy_that_allows_only_its_own_files(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/rq/", headers=basic_auth())
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in page.headers["Content-Security-Policy"].split(";")
+    )
+    assert policy["default-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'" and policy["object-src"] == "'none'"
+    # Its inline script and underscore templates need these; no other origin is allowed.
+    assert policy["script-src"] == "'self' 'unsafe-inline' 'unsafe-eval'"
+    assert policy["style-src"] == "'self' 'unsafe-inline'"
+    html = page.get_data(as_text=True)
+    assert "<script type=\"text/javascript\">" in html  # the inline script that needs it
+    data = client.get("/rq/0/data/queues.json", headers=basic_auth())
+    assert "Content-Security-Policy" in data.headers
+    # Our own pages keep the strict policy.
+    assert "'unsafe-inline'" not in client.get("/status", headers=basic_auth()).headers[
+        "Content-Security-Policy"
+    ]
+
+
+def test_strict_transport_security_only_over_https(client: FlaskClient) -> None:
+    for path in ("/", "/healthz"):
+        assert "Strict-Transport-Security" not in client.get(path).headers
+        secure = client.get(path, base_url="https://localhost")
+        assert secure.headers["Strict-Transport-Security"].startswith("max-age=")
+    dashboard = client.get("/rq/", headers=basic_auth(), base_url="https://localhost")
+    assert "Strict-Transport-Security" in dashboard.headers

@@ -15,20 +15,13 @@ from rq import Queue
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from digitbot import defaults, keys
+from digitbot import defaults, keys, texts
 from digitbot.errors import NotAnImageError
 from digitbot.redis_server import free_port
 from digitbot.settings import Settings
 from tests.web.conftest import digit_png
 from web.app import create_app
 from web.config import WebConfig
-from web.recognition import (
-    BUSY_TEXT,
-    JOB_FAILED_TEXT,
-    RATE_LIMITED_TEXT,
-    TOO_LARGE_TEXT,
-    UNKNOWN_REQUEST_TEXT,
-)
 
 FROZEN_NOW = 1_800_000_000.0  # the start of a rate-limit window, so no test crosses a minute
 
@@ -101,14 +94,14 @@ def test_non_image_is_refused_with_the_user_message_and_not_enqueued(
 def test_request_without_image_is_refused(client: FlaskClient) -> None:
     response = client.post("/api/recognize", data={"source": "upload"})
     assert response.status_code == 400
-    assert "no image" in response.get_json()["error"]
+    assert response.get_json() == {"error": texts.NO_IMAGE}
 
 
 def test_oversized_upload_is_refused_with_413(client: FlaskClient, redis_conn: redis.Redis) -> None:
     too_big = b"\x89PNG" + b"\0" * defaults.MAX_DOWNLOAD_BYTES
     response = client.post("/api/recognize", data=too_big, content_type="image/png")
     assert response.status_code == 413
-    assert response.get_json() == {"error": TOO_LARGE_TEXT}
+    assert response.get_json() == {"error": texts.IMAGE_TOO_LARGE}
     # A multipart body far over the limit is refused by its length, before it is read.
     multipart = client.post(
         "/api/recognize",
@@ -116,7 +109,7 @@ def test_oversized_upload_is_refused_with_413(client: FlaskClient, redis_conn: r
         content_type="multipart/form-data; boundary=digitbot",
     )
     assert multipart.status_code == 413
-    assert multipart.get_json() == {"error": TOO_LARGE_TEXT}
+    assert multipart.get_json() == {"error": texts.IMAGE_TOO_LARGE}
     assert recognition_queue(redis_conn).count == 0
 
 
@@ -130,7 +123,7 @@ def test_rate_limit_answers_429_with_retry_after(
         assert post_image(client, digit_png())[0] == 202
     status, body = post_image(client, digit_png())
     assert status == 429
-    assert body == {"error": RATE_LIMITED_TEXT}
+    assert body == {"error": texts.SLOW_DOWN}
     response = client.post("/api/recognize", data=digit_png(), content_type="image/png")
     assert response.headers["Retry-After"] == "45"
     assert recognition_queue(redis_conn).count == 3
@@ -143,7 +136,7 @@ def test_full_queue_answers_503(make_app: Callable[..., Flask]) -> None:
     client = make_app(settings=Settings(max_queue_depth=1)).test_client()
     assert post_image(client, digit_png())[0] == 202
     status, body = post_image(client, digit_png())
-    assert status == 503 and body == {"error": BUSY_TEXT}
+    assert status == 503 and body == {"error": texts.BUSY}
 
 
 def test_result_is_pending_until_the_worker_stores_it(
@@ -154,7 +147,7 @@ def test_result_is_pending_until_the_worker_stores_it(
     assert pending.status_code == 202
     assert pending.get_json()["status"] == "pending"
 
-    # What the worker stores for a web request (worker.jobs._deliver).
+    # What the worker stores for a web request (worker.delivery.deliver).
     result = {
         "answer": "1 — 99.1% sure",
         "text": "1",
@@ -175,7 +168,7 @@ def test_result_is_pending_until_the_worker_stores_it(
 def test_result_of_unknown_or_malformed_id_is_404(client: FlaskClient) -> None:
     unknown = client.get(f"/api/result/{'a' * 32}")
     assert unknown.status_code == 404
-    assert unknown.get_json() == {"error": UNKNOWN_REQUEST_TEXT}
+    assert unknown.get_json() == {"error": texts.UNKNOWN_REQUEST}
     for bad in ("not-an-id", "A" * 32, "a" * 31, "..%2F..%2Fetc"):
         assert client.get(f"/api/result/{bad}").status_code == 404
 
@@ -191,7 +184,7 @@ def test_job_status_is_reported_while_pending_and_a_dead_job_is_an_error(
     # Failed for good, and not even the apology could be stored: say so instead of "pending".
     job.set_status("failed")
     failed = client.get(f"/api/result/{request_id}")
-    assert failed.status_code == 502 and failed.get_json() == {"error": JOB_FAILED_TEXT}
+    assert failed.status_code == 502 and failed.get_json() == {"error": texts.JOB_FAILED}
 
 
 def test_redis_down_answers_503_try_again() -> None:

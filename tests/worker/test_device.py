@@ -1,7 +1,8 @@
 import keras
 import pytest
 
-from worker.device import CPU_BATCH, GPU_BATCH, detect_device
+from digitbot import defaults
+from worker.device import detect_device
 
 
 def test_the_host_is_detected_with_the_batch_that_suits_it(
@@ -19,11 +20,11 @@ def test_the_host_is_detected_with_the_batch_that_suits_it(
     assert device.backend == "tensorflow"
     if has_gpu:
         assert device.kind == "gpu"
-        assert device.batch_size == GPU_BATCH
+        assert device.batch_size == defaults.GPU_INFERENCE_BATCH
         assert device.describe().startswith("GPU ")
     else:
         assert device.kind == "cpu"
-        assert device.batch_size == CPU_BATCH
+        assert device.batch_size == defaults.CPU_INFERENCE_BATCH
         assert device.describe().startswith("CPU ")
 
 
@@ -42,8 +43,12 @@ def test_a_gpu_is_detected_with_the_gpu_batch(monkeypatch: pytest.MonkeyPatch) -
         tf.config.experimental, "get_device_details", lambda device: {"device_name": "Test GPU"}
     )
     device = detect_device()
-    assert (device.kind, device.name, device.batch_size) == ("gpu", "Test GPU", GPU_BATCH)
-    assert device.describe() == f"GPU Test GPU (tensorflow, batch {GPU_BATCH})"
+    assert (device.kind, device.name, device.batch_size) == (
+        "gpu",
+        "Test GPU",
+        defaults.GPU_INFERENCE_BATCH,
+    )
+    assert device.describe() == f"GPU Test GPU (tensorflow, batch {defaults.GPU_INFERENCE_BATCH})"
 
 
 def test_batch_size_can_be_overridden(monkeypatch: pytest.MonkeyPatch) -> None:

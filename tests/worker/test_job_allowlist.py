@@ -24,8 +24,8 @@ from rq.registry import FailedJobRegistry
 from rq.utils import import_attribute
 from rq.webhook import Webhook
 
-from bot.intake import PhotoIntake
 from digitbot import defaults, job_names
+from digitbot.intake import PhotoIntake
 from digitbot.redis_server import free_port
 from tests.conftest import repo_root
 from tests.support.photos import clear_arrays, digit_photo

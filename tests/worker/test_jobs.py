@@ -1,10 +1,8 @@
 """Recognition jobs run by a real RQ SimpleWorker (burst) on a real Redis, replying to the
-stand-in Bot API: right answer, exactly once, clear messages for bad input, apologies on failure."""
+stand-in Bot API: right answer, exactly once, clear messages for bad input, apologies on failure.
+Concurrent deliveries of one answer: tests/worker/test_delivery.py."""
 
 from __future__ import annotations
-
-import threading
-from typing import Any
 
 import pytest
 import redis
@@ -13,17 +11,14 @@ from hypothesis import strategies as st
 from rq import Queue
 from rq.registry import FailedJobRegistry
 
-from bot.intake import PhotoIntake
-from digitbot import defaults, keys
+from digitbot import defaults, keys, texts
 from digitbot.errors import CorruptImageError
+from digitbot.intake import PhotoIntake
+from reading import pipeline
 from tests.support.photos import clear_arrays, corrupt_jpeg, digit_photo
 from tests.support.telegram_standin import TelegramStandIn
 from tests.worker.conftest import drain
-from worker import batch, jobs
 from worker.runtime import WorkerRuntime
-
-# Waits give up after this long: a hang guard, never a speed limit.
-HANG_GUARD = 60.0
 
 
 def test_photo_is_answered_with_its_digit_as_a_reply(
@@ -62,71 +57,6 @@ def test_a_job_run_twice_answers_once(
     assert job.return_value() == {"skipped": "already answered"}
 
 
-def test_two_runs_of_one_job_at_once_answer_once(
-    runtime: WorkerRuntime,
-    redis_conn: redis.Redis,
-    standin: TelegramStandIn,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Two deliveries of one request at the same time, as when a job is rescued while its first
-    run was only slow, not dead: the first run is past every early check and reading the photo
-    when the second one answers; when it goes on, the answer mark stops it from sending."""
-    x, y = clear_arrays()
-    data = digit_photo(x[3], seed=3)
-    message_id = standin.user_sends_photo(9, data)
-    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
-        data, source="telegram-photo", chat_id=9, message_id=message_id
-    )
-    queue = Queue(
-        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
-    )
-    job = queue.fetch_job(submission.job_id)
-    assert job is not None
-    monkeypatch.setattr(jobs, "_current_job", lambda: job)  # both runs are this job
-
-    reading = threading.Event()
-    may_go_on = threading.Event()
-    real_preprocess = batch.preprocess
-
-    def gated_preprocess(photo: bytes) -> Any:
-        if threading.current_thread().name == "first-run":
-            reading.set()
-            assert may_go_on.wait(HANG_GUARD), "the test never let the first run go on"
-        return real_preprocess(photo)
-
-    monkeypatch.setattr(batch, "preprocess", gated_preprocess)
-    results: dict[str, Any] = {}
-
-    def run(name: str) -> None:
-        try:
-            results[name] = jobs.recognize_photo(job.args[0])
-        except BaseException as exc:  # reported by the asserts below
-            results[name] = exc
-
-    first = threading.Thread(target=run, args=("first",), name="first-run")
-    first.start()
-    try:
-        assert reading.wait(HANG_GUARD), "the first run never read the photo"
-        run("second")  # answers while the first run is still reading
-        assert len(answers_to(standin, 9, message_id)) == 1
-    finally:
-        may_go_on.set()
-        first.join(HANG_GUARD)
-    assert not first.is_alive()
-    answers = answers_to(standin, 9, message_id)
-    assert len(answers) == 1, [a.text for a in answers]
-    assert answers[0].text.startswith(f"{int(y[3])} — ")
-    assert isinstance(results["second"], dict) and "answer" in results["second"], results
-    assert isinstance(results["first"], dict) and "answer" not in results["first"], results
-
-
-def answers_to(standin: TelegramStandIn, chat_id: int, message_id: int) -> list[Any]:
-    return [
-        r for r in standin.sent(chat_id=chat_id, method="sendMessage")
-        if r.reply_to_message_id == message_id
-    ]  # fmt: skip
-
-
 def test_corrupt_photo_gets_its_explanation(
     runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
 ) -> None:
@@ -146,7 +76,7 @@ def test_expired_photo_is_not_silent(
     )
     redis_conn.delete(keys.photo_key(submission.request_id))
     drain(redis_conn)
-    assert [r.text for r in standin.sent(chat_id=9)] == [jobs.LOST_PHOTO_TEXT]
+    assert [r.text for r in standin.sent(chat_id=9)] == [texts.LOST_PHOTO]
 
 
 def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry(
@@ -158,14 +88,14 @@ def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry
     def broken(data: bytes) -> None:
         raise RuntimeError("preprocessing exploded")
 
-    monkeypatch.setattr(batch, "preprocess", broken)
+    monkeypatch.setattr(pipeline, "preprocess", broken)
     monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
     x, _ = clear_arrays()
     submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
         digit_photo(x[0]), source="telegram-photo", chat_id=9, message_id=80
     )
     drain(redis_conn)
-    assert [r.text for r in standin.sent(chat_id=9)] == [jobs.APOLOGY_TEXT]
+    assert [r.text for r in standin.sent(chat_id=9)] == [texts.JOB_FAILED]
     failed = FailedJobRegistry(
         defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
     )
@@ -207,7 +137,7 @@ def test_any_bytes_get_exactly_one_answer_and_never_a_crash(
     drain(redis_conn)
     answers = [r for r in standin.sent(chat_id=9) if r.reply_to_message_id == message_id]
     assert len(answers) == 1
-    assert answers[0].text and answers[0].text != jobs.APOLOGY_TEXT
+    assert answers[0].text and answers[0].text != texts.JOB_FAILED
     failed = FailedJobRegistry(
         defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
     )

@@ -130,9 +130,7 @@
     const token = ++pollToken;
     showError("");
     if (!blob) return showError("Could not read the drawing. Please try again.");
-    if (blob.size > MAX_BYTES) {
-      return showError(`That image is too large. Please send a photo under ${MAX_BYTES >> 20} MB.`);
-    }
+    if (blob.size > MAX_BYTES) return showError(config.tooLargeText);
     showSentPhoto(source === "upload" ? blob : null);
     const form = new FormData();
     form.append("source", source);

@@ -1,14 +1,13 @@
 """Accepting a photo: store its bytes in Redis and enqueue the recognition job.
 
-Runs synchronously (redis-py + RQ); the bot calls it in a thread so the event loop never blocks
-on Redis.
+The bot and the web page both take photos in through here. It runs synchronously (redis-py +
+RQ); the bot calls it in a thread so its event loop never blocks on Redis.
 """
 
 from __future__ import annotations
 
 import enum
 import logging
-import threading
 import time
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.job import Callback
 
-from digitbot import claims, defaults, job_names, keys, stats
+from digitbot import defaults, job_names, keys, stats
 from digitbot.feedback import salted_user_hash
 from digitbot.payload import RecognitionRequest, Source, new_request_id
 
@@ -56,9 +55,6 @@ class PhotoIntake:
         )
         self.max_queue_depth = max_queue_depth
         self.per_user_per_minute = per_user_per_minute
-        # Enqueue and offer (digitbot.claims) one request at a time, so the waiting list holds
-        # requests in queue order and a batch answers them in that order.
-        self._enqueue_lock = threading.Lock()
 
     def submit(
         self,
@@ -89,21 +85,17 @@ class PhotoIntake:
             message_id=message_id,
             user_hash=user_hash,
         )
-        with self.connection.pipeline() as pipe:
-            pipe.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
-            claims.store_payload(pipe, request)
-            pipe.execute()
-        with self._enqueue_lock:
-            outcome = self._enqueue(request, job_id)
+        self.connection.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
+        outcome = self._enqueue(request, job_id)
         if outcome is Outcome.DUPLICATE:
             # The same Telegram message again (a re-delivered update): answered once already.
-            self.connection.delete(request.photo_key, keys.request_payload_key(request_id))
+            self.connection.delete(request.photo_key)
             return Submission(Outcome.DUPLICATE, request_id, job_id)
         stats.count(self.connection, "received", source)
         return Submission(Outcome.ACCEPTED, request_id, job_id)
 
     def _enqueue(self, request: RecognitionRequest, job_id: str) -> Outcome:
-        """Enqueue the recognition job and offer the request for batching."""
+        """Enqueue the recognition job; DUPLICATE when this job id was enqueued before."""
         try:
             self.queue.enqueue(
                 job_names.RECOGNIZE_PHOTO,
@@ -122,7 +114,6 @@ class PhotoIntake:
             )
         except DuplicateJobError:
             return Outcome.DUPLICATE
-        claims.push_waiting(self.connection, request.request_id)
         return Outcome.ACCEPTED
 
     def request_explanation(

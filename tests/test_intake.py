@@ -4,8 +4,8 @@ import zlib
 import redis
 from rq import Queue
 
-from bot.intake import Outcome, PhotoIntake
 from digitbot import defaults, keys
+from digitbot.intake import Outcome, PhotoIntake
 
 
 def test_submit_stores_bytes_with_ttl_and_enqueues_json_job(redis_conn: redis.Redis) -> None:

@@ -1,0 +1,228 @@
+"""One answer per photo when deliveries of it overlap (worker.delivery): runs of one job at once,
+a dead attempt's lease, a slow send, a send Telegram refused. Real Redis, a real in-process
+worker where RQ's handling matters, the stand-in Bot API."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import redis
+from rq import Queue, Retry
+from rq.job import Job
+
+from digitbot import defaults, keys
+from digitbot.intake import PhotoIntake
+from reading import pipeline
+from tests.support.photos import clear_arrays, digit_photo
+from tests.support.telegram_standin import TelegramStandIn
+from tests.worker.conftest import drain
+from worker import delivery, jobs
+from worker.runtime import WorkerRuntime
+
+# Waits give up after this long: a hang guard, never a speed limit.
+HANG_GUARD = 60.0
+
+
+def recognition_queue(connection: redis.Redis) -> Queue:
+    return Queue(
+        defaults.QUEUE_RECOGNITION, connection=connection, serializer=defaults.JOB_SERIALIZER
+    )
+
+
+def send_photo(standin: TelegramStandIn, connection: redis.Redis, index: int) -> tuple[Job, int]:
+    """Chat 9's user sends MNIST test digit `index`; the bot enqueues it. Its job, its message."""
+    x, _ = clear_arrays()
+    data = digit_photo(x[index], seed=index)
+    message_id = standin.user_sends_photo(9, data)
+    submission = PhotoIntake(connection, max_queue_depth=10).submit(
+        data, source="telegram-photo", chat_id=9, message_id=message_id
+    )
+    job = recognition_queue(connection).fetch_job(submission.job_id)
+    assert job is not None
+    return job, message_id
+
+
+def answers_to(standin: TelegramStandIn, chat_id: int, message_id: int) -> list[Any]:
+    return [
+        r for r in standin.sent(chat_id=chat_id, method="sendMessage")
+        if r.reply_to_message_id == message_id
+    ]  # fmt: skip
+
+
+def in_thread(name: str, call: Callable[[], Any], results: dict[str, Any]) -> threading.Thread:
+    """Start `call` in a thread named `name`; its return value or exception lands in results."""
+
+    def run() -> None:
+        try:
+            results[name] = call()
+        except BaseException as exc:  # reported by the test's asserts
+            results[name] = exc
+
+    thread = threading.Thread(target=run, name=name)
+    thread.start()
+    return thread
+
+
+def test_a_second_run_while_the_first_is_sending_sends_nothing_and_looks_again_later(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two runs of one job at once, as when a job is rescued while its first run was only slow:
+    the first holds the answer mark and is stopped inside sendMessage; the second finds the mark
+    taken, sends nothing and returns an RQ Retry for when the first one's lease would lapse."""
+    _, y = clear_arrays()
+    job, message_id = send_photo(standin, redis_conn, 3)
+    monkeypatch.setattr(jobs, "_current_job", lambda: job)  # both runs are this job
+    hold = standin.hold_next("sendMessage", chat_id=9)
+    results: dict[str, Any] = {}
+    first = in_thread("first", lambda: jobs.recognize_photo(job.args[0]), results)
+    try:
+        hold.wait_until_held(timeout=HANG_GUARD)
+        results["second"] = jobs.recognize_photo(job.args[0])
+        assert hold.caught == 1 and answers_to(standin, 9, message_id) == []
+    finally:
+        hold.release()
+        first.join(HANG_GUARD)
+    assert not first.is_alive()
+    second = results["second"]
+    assert isinstance(second, Retry), results
+    assert 1 <= second.intervals[0] <= defaults.ANSWER_SENDING_TTL_SECONDS + 1
+    assert isinstance(results["first"], dict) and "answer" in results["first"], results
+    # The retry finds the answer sent.
+    assert jobs.recognize_photo(job.args[0]) == {"skipped": "already answered"}
+    answers = answers_to(standin, 9, message_id)
+    assert len(answers) == 1 and answers[0].text.startswith(f"{int(y[3])} — ")
+    assert hold.caught == 1
+
+
+def test_a_run_that_read_the_photo_while_another_answered_sends_nothing(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first run is past every early check and reading the photo when the second one
+    answers; when it goes on, the mark says sent and it sends nothing."""
+    job, message_id = send_photo(standin, redis_conn, 5)
+    monkeypatch.setattr(jobs, "_current_job", lambda: job)
+    reading = threading.Event()
+    may_go_on = threading.Event()
+    real_preprocess = pipeline.preprocess
+
+    def gated_preprocess(photo: bytes) -> Any:
+        if threading.current_thread().name == "first":
+            reading.set()
+            assert may_go_on.wait(HANG_GUARD), "the test never let the first run go on"
+        return real_preprocess(photo)
+
+    monkeypatch.setattr(pipeline, "preprocess", gated_preprocess)
+    results: dict[str, Any] = {}
+    first = in_thread("first", lambda: jobs.recognize_photo(job.args[0]), results)
+    try:
+        assert reading.wait(HANG_GUARD), "the first run never read the photo"
+        results["second"] = jobs.recognize_photo(job.args[0])
+    finally:
+        may_go_on.set()
+        first.join(HANG_GUARD)
+    assert not first.is_alive()
+    assert len(answers_to(standin, 9, message_id)) == 1
+    assert isinstance(results["second"], dict) and "answer" in results["second"], results
+    assert results["first"] == {"skipped": "already answered"}, results
+
+
+def test_a_dead_attempts_lease_holds_the_answer_back_until_it_lapses(
+    runtime: WorkerRuntime, redis_conn: redis.Redis, standin: TelegramStandIn
+) -> None:
+    """An attempt that took the lease and died mid-send leaves `sending:` in the mark. The job
+    sends nothing while the lease lasts (the dead attempt may have reached Telegram) and is
+    scheduled to look again; once the lease lapsed, that retry sends."""
+    _, y = clear_arrays()
+    job, message_id = send_photo(standin, redis_conn, 4)
+    mark = keys.answer_key(9, message_id)
+    redis_conn.set(mark, "sending:dead-attempt", ex=defaults.ANSWER_SENDING_TTL_SECONDS)
+    queue = recognition_queue(redis_conn)
+
+    drain(redis_conn)
+
+    assert answers_to(standin, 9, message_id) == []
+    assert job.get_status(refresh=True) == "scheduled"
+    assert job.id in queue.scheduled_job_registry.get_job_ids()
+    assert redis_conn.get(mark) == b"sending:dead-attempt"
+
+    redis_conn.delete(mark)  # the lease lapsed
+    queue.scheduled_job_registry.remove(job)  # its time has come: run it now
+    scheduled = queue.fetch_job(job.id)
+    assert scheduled is not None
+    queue.enqueue_job(scheduled)
+    drain(redis_conn)
+
+    answers = answers_to(standin, 9, message_id)
+    assert len(answers) == 1 and answers[0].text.startswith(f"{int(y[4])} — ")
+    assert job.get_status(refresh=True) == "finished"
+    assert delivery.says_sent(redis_conn.get(mark) or b"")
+
+
+def test_a_slow_send_keeps_its_lease_past_the_lease_time(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A send held at the stand-in for longer than the lease: the lease is renewed meanwhile,
+    so a second run still finds it taken and sends nothing."""
+    monkeypatch.setattr(defaults, "ANSWER_SENDING_TTL_SECONDS", 1)
+    renewals: list[bool] = []
+    renewed = threading.Condition()
+    real_renew = delivery.SendingLease.renew
+
+    def counted_renew(self: delivery.SendingLease) -> bool:
+        still_ours = real_renew(self)
+        with renewed:
+            renewals.append(still_ours)
+            renewed.notify_all()
+        return still_ours
+
+    monkeypatch.setattr(delivery.SendingLease, "renew", counted_renew)
+    job, message_id = send_photo(standin, redis_conn, 6)
+    monkeypatch.setattr(jobs, "_current_job", lambda: job)
+    hold = standin.hold_next("sendMessage", chat_id=9)
+    results: dict[str, Any] = {}
+    first = in_thread("first", lambda: jobs.recognize_photo(job.args[0]), results)
+    try:
+        hold.wait_until_held(timeout=HANG_GUARD)
+        # Four renewals, a third of the lease apart, outlast the lease itself.
+        with renewed:
+            renewed.wait_for(lambda: len(renewals) >= 4 or not all(renewals), HANG_GUARD)
+        assert len(renewals) >= 4 and all(renewals), renewals
+        results["second"] = jobs.recognize_photo(job.args[0])
+    finally:
+        hold.release()
+        first.join(HANG_GUARD)
+    assert isinstance(results["second"], Retry), results
+    assert len(answers_to(standin, 9, message_id)) == 1
+    assert hold.caught == 1
+
+
+def test_a_refused_send_gives_the_lease_up_so_the_next_try_sends(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Telegram refused the message (nothing reached the chat): the job's next try, at once,
+    must not wait for a lease nobody holds."""
+    monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
+    _, y = clear_arrays()
+    standin.fail_next("sendMessage", status=400)
+    job, message_id = send_photo(standin, redis_conn, 8)
+
+    drain(redis_conn)
+
+    answers = answers_to(standin, 9, message_id)
+    assert len(answers) == 1 and answers[0].text.startswith(f"{int(y[8])} — ")
+    assert job.get_status(refresh=True) == "finished"
