@@ -94,7 +94,8 @@ def digit_strokes(digit: np.ndarray, rng: np.random.Generator) -> list[list[tupl
     scale = min(height / extent[1], 0.85 / extent[0])  # (x, y): a wide digit still fits
     size = extent * scale
     offset = np.array([rng.uniform(0.05, 0.95 - size[0]), rng.uniform(0.05, 0.95 - size[1])])
-    return [[tuple(map(float, (p - low) * scale + offset)) for p in line] for line in lines]
+    placed = [[(p - low) * scale + offset for p in np.asarray(line)] for line in lines]
+    return [[(float(x), float(y)) for x, y in line] for line in placed]
 
 
 def _thinned(mask: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ shadow, a table edge, a texture. Training only: digits come from MNIST's trainin
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import cv2
 import numpy as np
@@ -125,7 +126,7 @@ def _imaged(ink: np.ndarray, rng: np.random.Generator) -> bytes:
     return _encoded(_exposed(coverage, rng), rng)
 
 
-def _optics(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _optics(coverage: Any, rng: np.random.Generator) -> np.ndarray:
     size = max(coverage.shape)
     choice = rng.random()
     if choice < 0.3:
@@ -133,7 +134,7 @@ def _optics(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         coverage = cv2.GaussianBlur(coverage, (0, 0), sigma)
     elif choice < 0.45:
         length = max(3, int(rng.uniform(0.01, 0.05) * size))
-        kernel = np.zeros((length, length), np.float32)
+        kernel: Any = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         centre = (length / 2 - 0.5, length / 2 - 0.5)
         rotation = cv2.getRotationMatrix2D(centre, rng.uniform(0, 180), 1)
@@ -141,8 +142,8 @@ def _optics(coverage: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         coverage = cv2.filter2D(coverage, -1, kernel / max(1e-6, float(kernel.sum())))
     if rng.random() < 0.35:
         h, w = coverage.shape
-        corners = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        jitter = rng.uniform(-0.08, 0.08, (4, 2)) * np.float32([w, h])
+        corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], np.float32)
+        jitter = rng.uniform(-0.08, 0.08, (4, 2)) * np.array([w, h], np.float32)
         matrix = cv2.getPerspectiveTransform(corners, (corners + jitter).astype(np.float32))
         coverage = cv2.warpPerspective(coverage, matrix, (w, h), flags=cv2.INTER_LINEAR)
     return np.clip(coverage, 0.0, 1.0)
@@ -171,7 +172,7 @@ def _empty(rng: np.random.Generator) -> bytes:
     h, w = (int(v) for v in rng.integers(40, MAX_PICTURE_SIDE, 2))
     base = rng.uniform(0.4, 1.0)
     gy, gx = np.mgrid[0:h, 0:w].astype(np.float32)
-    grey = np.full((h, w), base, np.float32)
+    grey: Any = np.full((h, w), base, np.float32)
     kind = int(rng.integers(4))
     if kind == 0:  # a soft shadow
         cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.2, 0.8) * max(h, w)
