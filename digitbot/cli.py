@@ -140,9 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument(
         "--sources",
-        default="mnist-files,benchmark,heldout",
+        default="mnist-files,canvas,benchmark,heldout",
         metavar="LIST",
-        help="comma-separated sources for the table (default: all: mnist-files,benchmark,heldout)",
+        help="comma-separated sources for the table (default: all: %(default)s)",
     )
     evaluate.add_argument("--n", type=int, default=200, help="photos per set")
     evaluate.add_argument(

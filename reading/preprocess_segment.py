@@ -35,12 +35,6 @@ MIN_DIGIT_HEIGHT = 10
 MIN_DIGIT_HEIGHT_FRACTION = 0.035
 # ...and at least this fraction of the tallest digit candidate.
 MIN_RELATIVE_HEIGHT = 0.4
-# Wider than this times its height is a dash or a line, not a digit, unless it is at least
-# this many strokes tall (a flat 2, or two digits run together, which reading may cut apart)
-# and no wider than this times its height.
-MAX_DIGIT_ASPECT = 2.0
-MIN_WIDE_HEIGHT_STROKES = 4.0
-MAX_WIDE_ASPECT = 3.5
 # A filled blob (dot, smudge): strokes thicker than this share of the mark's size (a disc
 # measures 0.5; a marker digit about 0.2).
 MAX_BLOB_THICKNESS = 0.3
@@ -49,18 +43,19 @@ MAX_HOLES = 3
 MIN_HOLE_SHARE = 0.015
 # A component with at least this share of its pixels on a background step is a false stroke.
 MAX_STEP_SHARE = 0.5
-# Ink edges are sharp: at the rim the contrast changes by at least this share of the mark's
-# contrast per pixel (a shadow's rim changes far more slowly).
-MIN_EDGE_SHARPNESS = 0.12
 # A candidate whose strokes are thinner than this share of the typical candidate's (weighted
 # by ink) is a remnant of a ruled line or grid, not a digit written with the same pen.
 MIN_RELATIVE_STROKE = 0.5
 # A candidate whose edges are softer than this share of the typical candidate's (weighted by
 # ink) is the rim of a shadow: ink written on one sheet has edges of much the same sharpness.
 MIN_RELATIVE_SHARPNESS = 0.4
-# A border mark of a clean picture filling more of its box than this is a solid region (no
-# handwritten digit fills 60 % of its box; a marker 8 about 45 %).
+# A border mark filling more of its box than this is a solid region (no handwritten digit
+# fills 60 % of its box; a marker 8 about 45 %)...
 SOLID_FILL = 0.6
+# ...and one filling less than this is a line along the frame (the sheet's edge).
+EDGE_LINE_FILL = 0.15
+# A border mark spanning more than this share of the frame's side is the frame's business.
+SPANS_FRAME = 0.6
 # Digits of one number overlap vertically by at least this share of the shorter one.
 ROW_OVERLAP = 0.25
 
@@ -90,8 +85,9 @@ def segment_digits(
     """Find the digits in an ink mask, left to right, or say why there are none.
 
     `steps` marks where the background estimate is unreliable (see `preprocess_ink`);
-    components lying mostly there are dropped. With `contrast`, marks whose edges are soft
-    (the rim of a shadow) are dropped too: ink has sharp edges. `labels` may hold the mask's
+    components lying mostly there are dropped. With `contrast`, marks whose edges are far
+    softer than the picture's other marks (the rim of a shadow) are dropped too: ink written
+    on one sheet has edges of much the same sharpness. `labels` may hold the mask's
     8-connected components already (numbered in any order). `photo=False` says the mask
     comes from a clean picture (even paper, see `preprocess_clean`): there is no sheet edge,
     shadow or background step to tell from ink, so those rules are off.
@@ -129,13 +125,12 @@ def segment_digits(
         return Segmentation(labels, [], REASON_TOO_MANY)
     # Marks cut by the frame are the sheet's edge, a shadow or a neighbour's writing far more
     # often than the digit the user aimed at; keep them only when there is nothing else.
-    if photo:
-        inside = [g for g in groups if not g.touches_border]
-        groups = inside or [g for g in groups if not _is_page_edge(g, width, height)]
-    else:
-        # A clean picture may be framed tightly round its digit (a 0 filling a screenshot),
-        # so marks at the border stay unless they are a solid region or a line along it.
-        groups = [g for g in groups if not _is_solid_edge(g, width, height)]
+    # A picture may be framed tightly round its digit (a 0 filling a screenshot or a crop), so
+    # marks at the border stay unless they are a solid region or a line along it.
+    not_edges = [g for g in groups if not _is_frame_edge(g, width, height)]
+    groups = not_edges
+    if photo:  # in a photo, marks cut by the frame are a neighbour's writing more often
+        groups = [g for g in not_edges if not g.touches_border] or not_edges
     if not groups:
         return Segmentation(labels, [], REASON_BLANK)
 
@@ -146,6 +141,8 @@ def segment_digits(
     min_height = max(MIN_DIGIT_HEIGHT, MIN_DIGIT_HEIGHT_FRACTION * min(height, width))
     if max(g.height for g in groups) < min_height:
         return Segmentation(labels, [], REASON_TOO_SMALL)
+    # Lines, dashes and letters reach the model, which says "not a digit"; only marks no
+    # reader could take for a digit (dots, smudges, scribbles) stop here.
     shaped = [g for g in groups if g.height >= min_height and _is_digit_shaped(g, labels)]
     if contrast is not None and photo:
         shaped = _sharp_edged(shaped, labels, contrast)
@@ -165,35 +162,23 @@ def segment_digits(
     return Segmentation(labels, row, "")
 
 
-def _is_page_edge(group: Group, width: int, height: int) -> bool:
+def _is_frame_edge(group: Group, width: int, height: int) -> bool:
+    """A border mark that is no digit: a filled region spanning the frame (a table beyond the
+    sheet, a shadow) or a long, sparse line along it (the sheet's edge)."""
     if not group.touches_border:
         return False
-    spans_x = group.width > 0.6 * width
-    spans_y = group.height > 0.6 * height
+    spans = group.width > SPANS_FRAME * width or group.height > SPANS_FRAME * height
     fill = group.area / max(1, group.width * group.height)
-    # Along the border and long, and either mostly empty box (an edge line) or filling both
-    # directions (a dark table or shadow region); a digit filling the frame is neither.
-    return (spans_x and spans_y) or ((spans_x or spans_y) and fill < 0.15)
-
-
-def _is_solid_edge(group: Group, width: int, height: int) -> bool:
-    """A border mark of a clean picture that is no digit: a filled region spanning the frame
-    (the table beyond the sheet) or a long, sparse line along it (the sheet's edge)."""
-    if not group.touches_border:
-        return False
-    spans_x = group.width > 0.6 * width
-    spans_y = group.height > 0.6 * height
-    fill = group.area / max(1, group.width * group.height)
-    return ((spans_x or spans_y) and fill > SOLID_FILL) or ((spans_x or spans_y) and fill < 0.15)
+    return spans and (fill > SOLID_FILL or fill < EDGE_LINE_FILL)
 
 
 def _sharp_edged(groups: list[Group], labels: np.ndarray, contrast: np.ndarray) -> list[Group]:
-    """The groups with ink's sharp edges, absolutely and compared with the typical group."""
-    if not groups:
+    """The groups whose edges are about as sharp as the typical group's (no absolute floor:
+    anti-aliased, enlarged and defocused digits have soft edges, and the model judges them)."""
+    if len(groups) < 2:
         return groups
     sharpness = [_edge_sharpness(g, labels, contrast) for g in groups]
-    typical = _ink_weighted_median(groups, sharpness)
-    floor = max(MIN_EDGE_SHARPNESS, MIN_RELATIVE_SHARPNESS * typical)
+    floor = MIN_RELATIVE_SHARPNESS * _ink_weighted_median(groups, sharpness)
     return [g for g, value in zip(groups, sharpness, strict=True) if value >= floor]
 
 
@@ -231,17 +216,10 @@ def _edge_sharpness(group: Group, labels: np.ndarray, contrast: np.ndarray) -> f
 
 
 def _is_digit_shaped(group: Group, labels: np.ndarray) -> bool:
-    if group.width > MAX_WIDE_ASPECT * group.height:
-        return False  # a line
+    """False for a dot or smudge (as thick as it is big: scaled to a digit's box it would be a
+    fair "0") and a scribble (more loops than any digit has)."""
     mask = group_mask(labels, group)
-    stroke = stroke_width(mask)
-    if (
-        group.width > MAX_DIGIT_ASPECT * group.height
-        and group.height < MIN_WIDE_HEIGHT_STROKES * stroke
-    ):
-        return False  # a dash
-    # A dot or smudge is as thick as it is big; digit strokes are a fraction of the height.
-    if stroke > MAX_BLOB_THICKNESS * max(group.width, group.height):
+    if stroke_width(mask) > MAX_BLOB_THICKNESS * max(group.width, group.height):
         return False
     # No digit has more than two loops (8), three with a crossing stroke; a scribble has many.
     return _count_holes(mask) <= MAX_HOLES

@@ -90,6 +90,19 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
         help="and on crops from N photos of 1s and 7s in continental handwriting",
     )
     parser.add_argument(
+        "--placed-digits",
+        type=positive_int,
+        metavar="N",
+        help="and on crops from N pictures of MNIST training digits placed as they are, "
+        "enlarged, blurred, tilted or tiny (training.placed_digits)",
+    )
+    parser.add_argument(
+        "--placed-negatives",
+        type=positive_int,
+        metavar="N",
+        help="and on crops from N such pictures of non-digits or of no mark",
+    )
+    parser.add_argument(
         "--init-from",
         metavar="MODEL",
         help="fine-tune this .keras model (e.g. digitbot/models/champion.keras) instead of "
@@ -126,13 +139,22 @@ def run_train(args: argparse.Namespace) -> int:
 
     home = Settings.from_env().home
     recipe = None
-    counts = (args.photo_digits, args.photo_negatives, args.photo_low_resolution, args.photo_styled)
+    counts = (
+        args.photo_digits,
+        args.photo_negatives,
+        args.photo_low_resolution,
+        args.photo_styled,
+        args.placed_digits,
+        args.placed_negatives,
+    )
     if any(counts):
         recipe = CropRecipe(
             args.photo_digits or 0,
             args.photo_negatives or 0,
             num_low_resolution_photos=args.photo_low_resolution or 0,
             num_styled_photos=args.photo_styled or 0,
+            num_placed_photos=args.placed_digits or 0,
+            num_placed_negative_photos=args.placed_negatives or 0,
         )
     names = list(ARCHITECTURES) if args.all_archs else [args.arch]
     verbose, callbacks = progress_display(quiet=args.quiet, stream=sys.stderr)

@@ -5,6 +5,8 @@ renderer our training crops come from. The sources:
 
   mnist-files   MNIST test digits as image files: the 28x28 PNG as it is (light on dark),
                 inverted, enlarged x4, enlarged x10 and inverted, small on a white page
+  canvas        MNIST test digits drawn on our web page in Chromium (training.canvas_source);
+                left out, with the reason, where Playwright or Chromium is missing
   benchmark     our phone-photo benchmark (training.photo_synth, fixed seeds)
   heldout       photos from a renderer training never uses (training.heldout_photos)
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from digitbot.errors import ConfigurationError
+from training import canvas_source
 from training.heldout_photos import HELDOUT_SETS, build_heldout_set
 from training.photo_benchmark import SetScore, evaluate_photo_sets
 from training.photo_synth import SET_NAMES, PhotoSample
@@ -29,7 +33,7 @@ from training.progress_bar import ProgressBar
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("mnist-files", "benchmark", "heldout")
+SOURCES = ("mnist-files", "canvas", "benchmark", "heldout")
 MNIST_FILE_SETS = ("as-is", "inverted", "x4", "x10-inverted", "small-on-page")
 MNIST_FILES_SEED = 4_242
 # Small on a page: the digit enlarged to this side on a white page of this size.
@@ -95,6 +99,7 @@ def cross_source_sets(
     test_digits = (mnist.x_test, mnist.y_test)
     num_sets = {
         "mnist-files": len(MNIST_FILE_SETS),
+        "canvas": len(canvas_source.CANVAS_SETS),
         "benchmark": len(SET_NAMES),
         "heldout": len(HELDOUT_SETS),
     }
@@ -105,6 +110,10 @@ def cross_source_sets(
             for name, samples in mnist_file_sets(test_digits, n, draw=draw).items():
                 sets[f"mnist-files/{name}"] = samples
                 progress.update(len(samples))
+        if "canvas" in sources:
+            for name in canvas_source.CANVAS_SETS:
+                sets[f"canvas/{name}"] = canvas_source.build_canvas_set(test_digits, n, draw=draw)
+                progress.update(n)
         if "benchmark" in sources:
             for name, samples in photo_sets(home, n, draw, progress=progress).items():
                 sets[f"benchmark/{name}"] = samples
@@ -141,6 +150,10 @@ def run_cross_source(
 
     check_sources(sources)  # before the model and MNIST take their seconds
     model = DigitModel.load(model_path) if model_path else load_shipped_model()
+    missing = canvas_source.available() if "canvas" in sources else ""
+    if missing:
+        print(f"canvas source left out: {missing}", file=sys.stderr)
+        sources = [s for s in sources if s != "canvas"]
     scores = evaluate_photo_sets(
         pipeline(model),
         cross_source_sets(home, n, draw=draw, sources=sources),

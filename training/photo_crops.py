@@ -9,9 +9,12 @@ no digit (blank or ruled paper, dashes, dots, letters, scribbles) give the crops
 "not a digit" class (label 10).
 
 Some digits are first brought down to 8x8 and back (`low_resolution`), the way a small or
-blurred digit loses detail; the model then also knows digits with little detail. A last part
+blurred digit loses detail; the model then also knows digits with little detail. Another part
 shows MNIST training 1s and 7s written the continental way (`training.handwriting_styles`:
-a 1 with a flag and a foot, a crossed 7), half of them at low resolution.
+a 1 with a flag and a foot, a crossed 7), half of them at low resolution. Two last parts come
+from a second world with other physics (`training.placed_digits`): the grey-level digit placed
+as it is, enlarged, blurred, tilted, framed tightly or left tiny, in either polarity, and
+non-digits and empty pictures made the same way.
 
 The benchmark's seeds (`photo_synth.DEFAULT_SEEDS`) and digits (MNIST test, optdigits) are
 never used here. Rendering costs about 0.1 s per photo, so the crops are cached under
@@ -37,13 +40,14 @@ from reading.preprocess_mnist import to_uint8
 from training.datasets import mnist_style
 from training.handwriting_styles import STYLED_LABELS, restyle
 from training.photo_synth import DEFAULT_SEEDS, random_style, render_negative, render_photo
+from training.placed_digits import place_digit, place_negative
 from training.progress_bar import ProgressBar
 
 log = logging.getLogger(__name__)
 
 # Bump when the rendering, the restyling (handwriting_styles) or the preprocessing changes what
 # crops come out: the cache key.
-RECIPE_VERSION = 2
+RECIPE_VERSION = 3
 CACHE_DIR = Path("datasets")
 # Photos are rendered at about the size preprocessing works at (it scales larger ones down to
 # 640 px), which keeps rendering cheap.
@@ -78,6 +82,8 @@ class CropRecipe:
     low_resolution_share: float = 0.3
     num_low_resolution_photos: int = 0
     num_styled_photos: int = 0
+    num_placed_photos: int = 0
+    num_placed_negative_photos: int = 0
 
     def __post_init__(self) -> None:
         if self.seed in DEFAULT_SEEDS.values():
@@ -91,13 +97,21 @@ class CropRecipe:
                 _Part(NEGATIVES, self.num_negative_photos, self.seed, 0.0),
                 _Part(LOW_RESOLUTION, self.num_low_resolution_photos, self.seed, 1.0),
                 _Part(STYLED, self.num_styled_photos, self.seed, STYLED_LOW_RESOLUTION_SHARE),
+                _Part(PLACED, self.num_placed_photos, self.seed, 0.0),
+                _Part(PLACED_NEGATIVES, self.num_placed_negative_photos, self.seed, 0.0),
             )
             if part.count
         ]
 
 
 DIGITS, NEGATIVES, LOW_RESOLUTION, STYLED = "digits", "negatives", "low-resolution", "styled"
-_KIND_STREAMS = {DIGITS: 0, NEGATIVES: 1, LOW_RESOLUTION: 2, STYLED: 3}
+PLACED, PLACED_NEGATIVES = "placed", "placed-negatives"
+_KIND_STREAMS = {
+    kind: stream
+    for stream, kind in enumerate(
+        (DIGITS, NEGATIVES, LOW_RESOLUTION, STYLED, PLACED, PLACED_NEGATIVES)
+    )
+}
 # Optdigits' writers, whose 1s and 7s the styled part is for, come as 8x8 images.
 STYLED_LOW_RESOLUTION_SHARE = 0.5
 
@@ -244,9 +258,12 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
     if part.kind == STYLED:
         pool = np.flatnonzero(np.isin(train_labels, STYLED_LABELS))
     for _ in range(task.count):
-        if part.kind == NEGATIVES:
-            kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
-            data = render_negative(rng, kind=kind, max_side=RENDER_MAX_SIDE)
+        if part.kind in (NEGATIVES, PLACED_NEGATIVES):
+            if part.kind == NEGATIVES:
+                kind = str(rng.choice(NEGATIVE_KINDS, p=NEGATIVE_WEIGHTS))
+                data = render_negative(rng, kind=kind, max_side=RENDER_MAX_SIDE)
+            else:
+                data = place_negative(rng)
             crops = [c for c in preprocess(data).crops if not is_stick(c)]
             if len(crops) == 0:
                 continue
@@ -260,7 +277,11 @@ def _run_chunk(task: _ChunkTask, train_images: np.ndarray, train_labels: np.ndar
                     continue
             if rng.random() < part.low_resolution_share:
                 digit = low_resolution(digit)
-            data, _ = render_photo([digit], rng, style=random_style(rng, max_side=RENDER_MAX_SIDE))
+            if part.kind == PLACED:
+                data = place_digit(digit, rng)
+            else:
+                style = random_style(rng, max_side=RENDER_MAX_SIDE)
+                data, _ = render_photo([digit], rng, style=style)
             chosen = preprocess(data).crops
             if len(chosen) != 1:  # the photo was misread: no label to give its pieces
                 continue

@@ -19,6 +19,7 @@ from reading.pipeline import read_photo
 from reading.preprocess import preprocess
 from reading.preprocess_clean import find_ink_clean
 from tests.support.photos import mnist_test_digits
+from training import canvas_source
 from training.cross_source import MNIST_FILE_SETS, mnist_file_sets
 from training.heldout_photos import build_heldout_set
 from training.photo_benchmark import evaluate_photo_sets
@@ -63,6 +64,58 @@ def test_a_zero_filling_its_frame_is_read(shipped_model: DigitModel) -> None:
     assert read(data, shipped_model) == "0"
 
 
+def photo_of(ink: np.ndarray, *, seed: int = 0) -> bytes:
+    """Ink coverage (floats, ink bright) as a phone photo: uneven light and sensor noise, so
+    the picture is not a clean one (the photo path reads it)."""
+    rng = np.random.default_rng(seed)
+    height, width = ink.shape
+    light = np.linspace(0.95, 0.7, width)[None, :] * np.ones((height, 1))
+    grey = light * (1.0 - 0.8 * ink) + rng.normal(0, 0.03, ink.shape)
+    data = np.clip(grey * 255, 0, 255).astype(np.uint8)
+    out = io.BytesIO()
+    Image.fromarray(data).save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def enlarged_ink(label: int, side: int, blur: float = 0.0) -> np.ndarray:
+    big = Image.fromarray(first_of(label)).resize((side, side), Image.Resampling.BICUBIC)
+    if blur:
+        big = big.filter(ImageFilter.GaussianBlur(blur))
+    return np.asarray(big, np.float32) / 255.0
+
+
+def test_a_defocused_digit_in_a_photo_is_read(shipped_model: DigitModel) -> None:
+    """Soft edges were refused by a sharpness floor fitted to pen-traced training photos."""
+    ink = np.zeros((360, 480), np.float32)
+    ink[60:300, 120:360] = enlarged_ink(3, 240, blur=5)
+    assert read(photo_of(ink), shipped_model) == "3"
+
+
+def test_a_zero_filling_the_frame_of_a_photo_is_read(shipped_model: DigitModel) -> None:
+    """A mark spanning the frame was taken for the sheet's edge or a shadow."""
+    ink = np.zeros((200, 150), np.float32)
+    image = Image.fromarray(ink)
+    ImageDraw.Draw(image).ellipse([0, 0, 149, 199], outline=1.0, width=16)
+    assert read(photo_of(np.asarray(image, np.float32), seed=1), shipped_model) == "0"
+
+
+@pytest.mark.parametrize("shape", ["dash", "underline", "plus"])
+def test_marks_that_are_no_digit_are_refused_by_the_model(
+    shape: str, shipped_model: DigitModel
+) -> None:
+    """Lines and dashes reach the model now (no aspect rule) and it says "not a digit"."""
+    image = Image.fromarray(np.zeros((300, 400), np.float32))
+    draw = ImageDraw.Draw(image)
+    if shape == "dash":
+        draw.line([(150, 150), (250, 152)], fill=1.0, width=14)
+    elif shape == "underline":
+        draw.line([(60, 200), (340, 196)], fill=1.0, width=8)
+    else:
+        draw.line([(200, 90), (200, 210)], fill=1.0, width=14)
+        draw.line([(140, 150), (260, 150)], fill=1.0, width=14)
+    assert read(photo_of(np.asarray(image, np.float32), seed=2), shipped_model) == ""
+
+
 def test_a_shadow_or_table_is_not_a_clean_picture() -> None:
     """The clean path is for even paper: a second wide level (shadow, table) is not ink."""
     page = np.full((300, 400), 0.9, np.float32)
@@ -81,3 +134,14 @@ def test_mnist_files_and_heldout_photos_in_small_form(shipped_model: DigitModel)
     for name in MNIST_FILE_SETS:
         assert scores[f"mnist-files/{name}"].accuracy >= 0.9, scores[f"mnist-files/{name}"]
     assert scores["heldout/single"].accuracy >= 0.6, scores["heldout/single"]
+
+
+def test_digits_drawn_on_the_page_in_chromium_in_small_form(shipped_model: DigitModel) -> None:
+    """The canvas source (training.canvas_source): the page's own JavaScript paints replayed
+    strokes in a real headless Chromium."""
+    missing = canvas_source.available()
+    if missing:
+        pytest.skip(f"canvas source: {missing}")
+    samples = canvas_source.build_canvas_set(mnist_test_digits(), 24, draw=3)
+    score = evaluate_photo_sets(lambda data: read(data, shipped_model), {"canvas": samples})
+    assert score["canvas"].accuracy >= 0.9, score["canvas"]
