@@ -2,6 +2,12 @@
 
     python -m benchmarks.loadtest --rate 20 --duration 30 --users 10 --workers 1,2,4 --json out.json
 
+With `--faults` it runs the fault script instead (benchmarks.fault_load): one stack, one phase per
+fault (a worker killed, the bot killed, Redis stopped 10 s, the Bot API down 60 s), and a table of
+sent / answered / twice / lost / told to resend per fault:
+
+    python -m benchmarks.loadtest --faults --rate 20 --workers 2 --json faults.json
+
 For each worker count a fresh stack is started (redis-server, `digitbot bot`,
 `digitbot worker --processes N`). Photos (phone-like JPEGs of MNIST test digits) are made before
 the clock starts and sent open-loop: on schedule, whether or not earlier ones were answered.
@@ -71,9 +77,14 @@ def make_photos(count: int = DISTINCT_PHOTOS) -> list[tuple[bytes, int]]:
 
 
 def send_on_schedule(
-    standin: Any, photos: Sequence[tuple[bytes, int]], plan: LoadPlan
+    standin: Any,
+    photos: Sequence[tuple[bytes, int]],
+    plan: LoadPlan,
+    *,
+    first_chat: int = FIRST_CHAT_ID,
 ) -> list[SentPhoto]:
-    """Send photos open-loop at `plan.rate`, cycling over users and photos."""
+    """Send photos open-loop at `plan.rate`, cycling over users (chats from `first_chat` on)
+    and photos."""
     sent = []
     started = time.monotonic()
     for index, offset in enumerate(plan.offsets()):
@@ -82,7 +93,7 @@ def send_on_schedule(
             time.sleep(delay)
         lag = time.monotonic() - started - offset
         data, label = photos[index % len(photos)]
-        chat_id = FIRST_CHAT_ID + index % plan.users
+        chat_id = first_chat + index % plan.users
         message_id = standin.user_sends_photo(chat_id, data)
         sent.append(
             SentPhoto(chat_id, message_id, label, lag, standin.update_time(chat_id, message_id))
@@ -307,6 +318,8 @@ def positive_float(text: str) -> float:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from benchmarks import fault_load  # it builds on this module
+
     parser.add_argument(
         "--rate",
         type=positive_float,
@@ -338,6 +351,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="seconds after sending stops before an unanswered photo is lost",
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    fault_load.add_arguments(parser)
     parser.add_argument(
         "--keep-logs",
         type=Path,
@@ -374,13 +388,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.loadtest", description=__doc__.split("\n\n")[0]
     )
     add_arguments(parser)
+    args = parser.parse_args(argv)
+    if args.faults:
+        return run_fault_script(args)
     try:
-        document = run_load(parser.parse_args(argv))
+        document = run_load(args)
     except StackError as exc:
         say(f"the stack did not start: {exc}")
         return 2
     runs = document["runs"]
     return 0 if all(run["lost"] == 0 and run["duplicated"] == 0 for run in runs) else 1
+
+
+def run_fault_script(args: argparse.Namespace) -> int:
+    """`--faults`: the fault script; 0 when no photo was lost or answered twice."""
+    from benchmarks import fault_load
+    from benchmarks.stack import StackError
+
+    if args.drain_timeout == DEFAULT_DRAIN_TIMEOUT_SECONDS:  # not given: faults take longer
+        args.drain_timeout = fault_load.DEFAULT_FAULT_DRAIN_SECONDS
+    try:
+        document = fault_load.run_faults(args)
+    except StackError as exc:
+        say(f"the stack did not start: {exc}")
+        return 2
+    print(fault_load.fault_table(document))
+    if args.json:
+        args.json.write_text(json.dumps(document, indent=2) + "\n")
+        say(f"wrote {args.json}")
+    faults = document["faults"]
+    return 0 if all(f["lost"] == 0 and f["twice"] == 0 for f in faults) else 1
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Queue drain: photos queued while the only worker is stopped, then drained by it.
 
     python -m benchmarks.queue_drain --photos 300 --rounds 3
+    python -m benchmarks.queue_drain --baseline none      # the checkout only
 
-One stack (redis-server, `digitbot bot`, `digitbot worker --processes 1`, the stand-in Bot
-API), started once and warmed up. A drain: stop the worker (SIGSTOP), send the photos through
-the stand-in and the bot until all are queued, let the worker go, and time until the stand-in
-has received the last answer. Each recognition job reads its one photo; photos/s is what one
-worker process sustains when work is waiting.
+Two stacks (redis-server, `digitbot bot`, `digitbot worker --processes 1`, the stand-in Bot
+API), started once and warmed up: one reading photos with the checkout's reading library
+("after"), one with the baseline commit's ("before", `benchmarks.baseline`). A drain: stop the
+worker (SIGSTOP), send the photos through the stand-in and the bot until all are queued, let
+the worker go, and time until the stand-in has received the last answer. The stacks take
+turns, one drain each per round. Each recognition job reads its one photo; photos/s is what
+one worker process sustains when work is waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Any
 
 import redis
 
-from benchmarks import procfs
+from benchmarks import baseline, paired, procfs
 from benchmarks.loadtest import collect_answers, make_photos
 from benchmarks.report import Section
 from benchmarks.stats import ratio
@@ -35,6 +38,8 @@ QUEUE_TIMEOUT_SECONDS = 120.0
 DRAIN_TIMEOUT_SECONDS = 300.0
 POLL_SECONDS = 0.02
 QUEUE_KEYS = ("rq:queue:recognition", "rq:queue:recognition:intermediate")
+# Bar (issue 20): the checkout's worker drains at least this many times as fast as before.
+BAR_SPEEDUP = 2.5
 
 
 @dataclass(frozen=True)
@@ -90,7 +95,9 @@ def warm_up(stack: Any, photos: Sequence[tuple[bytes, int]]) -> None:
     )
 
 
-def drain(stack: Any, photos: Sequence[tuple[bytes, int]], first_chat: int) -> Drain:
+def drain(
+    stack: Any, photos: Sequence[tuple[bytes, int]], first_chat: int, label: str = ""
+) -> Drain:
     """Queue `photos` while the worker is stopped, let it go, time until all are answered."""
     standin = stack.standin
     connection = redis.Redis.from_url(stack.redis_server.url)
@@ -123,43 +130,84 @@ def drain(stack: Any, photos: Sequence[tuple[bytes, int]], first_chat: int) -> D
         seconds=max(t for found in mine.values() for t, _ in found) - started,
         worker_cpu_seconds=cpu_after - cpu_before,
     )
-    say(f"drain of {len(photos)}: {result.photos_per_second:.1f} photos/s")
+    say(f"drain of {len(photos)}: {result.photos_per_second:.1f} photos/s ({label})")
     return result
 
 
-def measure(counts: Counts) -> list[Drain]:
-    """One stack, warmed up; `counts.rounds` drains of `counts.photos` photos each."""
+def measure(counts: Counts, revision: str | None) -> dict[str, list[Drain]]:
+    """{version: drains}: a stack per version (the baseline's unless `revision` is None),
+    warmed up; `counts.rounds` drains of `counts.photos` photos each, the stacks in turns."""
     from benchmarks.stack import precomputed_photo_sizes, running_stack
 
+    folder = baseline.prepare(revision) if revision else None
     distinct = make_photos()
     photos = [distinct[i % len(distinct)] for i in range(counts.photos)]
     with contextlib.ExitStack() as resources:
         resources.enter_context(precomputed_photo_sizes([data for data, _ in distinct]))
-        say("starting redis-server, bot and one worker ...")
-        stack = resources.enter_context(running_stack(1))
-        warm_up(stack, photos)
-        return [drain(stack, photos, 6001 + 100 * n) for n in range(counts.rounds)]
+        stacks = {}
+        for name, env in ((paired.AFTER, None), (paired.BEFORE, baseline.environment(folder))):
+            if name == paired.BEFORE and folder is None:
+                continue
+            say(f"starting redis-server, bot and one worker ({name}) ...")
+            stacks[name] = resources.enter_context(running_stack(1, extra_env=env))
+            warm_up(stacks[name], photos)
+        drains: dict[str, list[Drain]] = {name: [] for name in stacks}
+        for number in range(counts.rounds):
+            for name in paired.in_turns(list(stacks), number):
+                drains[name].append(drain(stacks[name], photos, 6001 + 100 * number, name))
+        return drains
 
 
-def run(counts: Counts) -> Section:
-    drains = measure(counts)
-    median = statistics.median(d.photos_per_second for d in drains)
-    row = [
-        f"{len(drains)} × {counts.photos}",
-        sum(d.answered for d in drains), sum(d.duplicated for d in drains),
-        sum(d.read_right for d in drains),
-        ", ".join(f"{d.photos_per_second:.1f}" for d in drains), median,
-        statistics.median(d.worker_cpu_ms_per_photo for d in drains),
-    ]  # fmt: skip
+def run(counts: Counts, revision: str | None = baseline.BASELINE_REVISION) -> Section:
+    notes: list[str] = []
+    try:
+        drains = measure(counts, revision)
+    except baseline.BaselineError as exc:
+        notes.append(f"before: not measured ({exc})")
+        revision = None
+        drains = measure(counts, None)
+    medians = {
+        name: statistics.median(d.photos_per_second for d in ds) for name, ds in drains.items()
+    }
+    rows = []
+    for name in (paired.BEFORE, paired.AFTER):
+        if name not in drains:
+            continue
+        mine = drains[name]
+        rows.append([
+            name, f"{len(mine)} × {counts.photos}",
+            sum(d.answered for d in mine), sum(d.duplicated for d in mine),
+            sum(d.read_right for d in mine),
+            ", ".join(f"{d.photos_per_second:.1f}" for d in mine), medians[name],
+            statistics.median(d.worker_cpu_ms_per_photo for d in mine),
+        ])  # fmt: skip
+    after = medians[paired.AFTER]
+    if paired.BEFORE in medians:
+        speedup = ratio(after, medians[paired.BEFORE])
+        verdict = "meets" if speedup >= BAR_SPEEDUP else "misses"
+        notes.append(
+            f"one worker drains {after:.1f} photos/s (median), {speedup:.2f}× before "
+            f"({medians[paired.BEFORE]:.1f}) — {verdict} the bar (≥ {BAR_SPEEDUP:g}×)"
+        )
+    else:
+        notes.append(f"one worker drains {after:.1f} photos/s (median)")
+    before = (
+        f"before: the reading library at {baseline.describe(revision)}, after: the checkout; "
+        if revision
+        else ""
+    )
     return Section(
         title="One worker draining a queue",
         summary=(
             f"{counts.photos} photos (800×600 JPEGs of MNIST test digits) from {CHATS} chats "
             "queued through the stand-in Bot API and the real bot while the only worker "
             "(`digitbot worker --processes 1`) was stopped; then it was let go and timed until "
-            f"the last answer arrived. One job per photo. {counts.rounds} drain(s) on one stack."
+            f"the last answer arrived. One job per photo. {before}a stack per version, "
+            f"{counts.rounds} drain(s) each, the stacks taking turns. "
+            "Command: `python -m benchmarks --only drain`."
         ),
         headers=[
+            "version",
             "drains",
             "answered",
             "dup",
@@ -168,9 +216,14 @@ def run(counts: Counts) -> Section:
             "median photos/s",
             "worker CPU ms/photo",
         ],
-        rows=[row],
-        notes=[f"one worker drains {median:.1f} photos/s (median)"],
-        data={"photos_per_second": median, "drains": [d.__dict__ for d in drains]},
+        rows=rows,
+        notes=notes,
+        data={
+            "photos_per_second": after,
+            "medians": medians,
+            "baseline": revision,
+            "drains": {name: [d.__dict__ for d in ds] for name, ds in drains.items()},
+        },
     )
 
 
@@ -183,9 +236,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m benchmarks.queue_drain", description=__doc__.split("\n\n")[0]
     )
     parser.add_argument("--photos", type=int, default=FULL.photos, help="photos per drain")
-    parser.add_argument("--rounds", type=int, default=FULL.rounds, help="drains")
+    parser.add_argument("--rounds", type=int, default=FULL.rounds, help="drains per version")
+    parser.add_argument(
+        "--baseline",
+        default=baseline.BASELINE_REVISION,
+        help="git revision of the 'before' reading library ('none': the checkout only)",
+    )
     args = parser.parse_args(argv)
-    section = run(Counts(photos=args.photos, rounds=args.rounds))
+    revision = None if args.baseline == "none" else args.baseline
+    section = run(Counts(photos=args.photos, rounds=args.rounds), revision)
     print(section.to_markdown())
     print(f"{section.data['photos_per_second']:.1f} photos/s (median)")
     return 0

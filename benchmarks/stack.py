@@ -10,7 +10,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks import procfs
@@ -40,6 +40,7 @@ class LoadStack:
     bot: ManagedProcess
     workers: ManagedProcess  # the supervisor; the worker processes are its children
     log_dir: Path
+    env: dict[str, str] = field(default_factory=dict)  # every process's environment
 
     def worker_pids(self) -> list[int]:
         """The `worker.rq_worker` processes the supervisor runs now."""
@@ -51,6 +52,10 @@ class LoadStack:
 
     def resume_workers(self) -> None:
         os.killpg(self.workers.pid, signal.SIGCONT)
+
+    def restart_bot(self, name: str) -> None:
+        """Start a new `digitbot bot` in place of one that died (it logs to `name`.log)."""
+        self.bot = ManagedProcess(name, digitbot_command("bot"), self.env, self.log_dir).start()
 
     def process_groups(self) -> dict[str, list[int]]:
         """Processes to account CPU to, by role (a worker's own children count as the worker)."""
@@ -134,12 +139,14 @@ def running_stack(
             log_dir,
         ).start()
         bot = ManagedProcess(f"bot-{num_workers}", digitbot_command("bot"), env, log_dir).start()
+        stack = LoadStack(standin, server, bot, workers, log_dir, env)
         try:
             wait_for_lines(bot, BOT_READY, 1, BOT_START_TIMEOUT_SECONDS)
             wait_for_lines(workers, WORKER_READY, num_workers, WORKER_START_TIMEOUT_SECONDS)
-            yield LoadStack(standin, server, bot, workers, log_dir)
+            yield stack
         finally:
             bot.stop()
+            stack.bot.stop()  # the one running now, when a fault restarted it
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(workers.pid, signal.SIGCONT)  # a stopped worker cannot stop cleanly
             workers.stop()

@@ -1,7 +1,9 @@
 """The digitbot Telegram bot: receives photos, validates them and enqueues them for workers.
 
 Run it with `digitbot bot` (needs TELEGRAM_BOT_TOKEN and REDIS_URL). It never imports TensorFlow
-and starts in about a second; workers do the reading and answer the user themselves.
+and starts in about a second; workers do the reading and answer the user themselves. Every update
+it fetches is recorded in Redis before Telegram is told it arrived (bot.update_journal), so a bot
+killed at any moment loses no photo: on start it handles what it took in and had not finished.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from telegram.ext import (
 
 from bot import feedback_handlers, handlers
 from bot.chat_locks import ChatLocks
-from bot.context import CHAT_LOCKS, HEARTBEAT_TASK, INTAKE, SETTINGS
+from bot.context import CHAT_LOCKS, HEARTBEAT_TASK, INTAKE, SETTINGS, UPDATE_JOURNAL
+from bot.update_journal import JournalledApplication, RecordingRequest, UpdateJournal, replay
 from digitbot import buttons, defaults, keys
 from digitbot.buttons import Action
 from digitbot.errors import ConfigurationError
@@ -72,12 +75,17 @@ async def _set_command_menus(application: Application, settings: Settings) -> No
 def build_application(settings: Settings) -> Application:
     """Build the Application with every handler registered; resources open in post_init."""
     token = settings.require_token()
-    redis_url = settings.require_redis_url()
+    connection = redis.Redis.from_url(
+        settings.require_redis_url(),
+        socket_connect_timeout=1,
+        socket_timeout=3,
+        health_check_interval=10,
+    )  # connects on first use
+    journal = UpdateJournal(connection, retry_waits=settings.delivery_retry_seconds)
 
     async def post_init(application: Application) -> None:
-        connection = redis.Redis.from_url(
-            redis_url, socket_connect_timeout=1, socket_timeout=3, health_check_interval=10
-        )
+        journal.bot_id = application.bot.id  # known from getMe by now
+        application.bot_data[UPDATE_JOURNAL] = journal
         application.bot_data[SETTINGS] = settings
         application.bot_data[INTAKE] = PhotoIntake(
             connection,
@@ -88,9 +96,11 @@ def build_application(settings: Settings) -> Application:
         application.bot_data[CHAT_LOCKS] = ChatLocks()
         await _set_command_menus(application, settings)
         application.bot_data[HEARTBEAT_TASK] = asyncio.create_task(_heartbeat(connection))
+        await replay(application, journal)  # handled once polling starts
         log.info("bot @%s ready", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
+        journal.cancel_waits()  # deferred updates stay in the journal for the next start
         task: asyncio.Task[None] | None = application.bot_data.get(HEARTBEAT_TASK)
         if task is not None:
             task.cancel()
@@ -106,6 +116,8 @@ def build_application(settings: Settings) -> Application:
         .base_url(settings.telegram_api_url)
         .base_file_url(settings.telegram_file_api_url)
         .concurrent_updates(True)
+        .application_class(JournalledApplication)
+        .get_updates_request(RecordingRequest(journal, connection_pool_size=1))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
         .build()

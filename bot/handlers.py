@@ -23,6 +23,7 @@ from telegram.ext import ContextTypes
 from bot.chat_locks import ChatLocks
 from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
 from bot.feedback_handlers import on_typed_correction
+from bot.update_journal import defer
 from digitbot import buttons, defaults, texts
 from digitbot.errors import BadImageError
 from digitbot.intake import Outcome, PhotoIntake
@@ -205,6 +206,8 @@ async def _enqueue(
         data = await _download(context, file_id)
     except TelegramError as exc:
         log.warning("download of message %s failed: %s", message.message_id, exc)
+        if _passing(exc) and defer(context, update):  # the Bot API fails now: fetch it later
+            return None
         too_big = "too big" in str(exc).lower()
         return texts.TELEGRAM_FILE_TOO_LARGE if too_big else texts.DOWNLOAD_FAILED
     try:
@@ -252,6 +255,13 @@ async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:
                 raise
             await asyncio.sleep(0.5 * 2 ** (attempt - 1))
     raise AssertionError("unreachable")
+
+
+def _passing(exc: TelegramError) -> bool:
+    """True for a failure a later try may not meet: flood control, network errors, 5xx."""
+    return isinstance(exc, RetryAfter) or (
+        isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+    )
 
 
 def _seconds(value: object) -> float:

@@ -28,6 +28,21 @@ ANSWER_SENDING_TTL_SECONDS = 10
 # lease would lapse: more than enough to outlast a live sender, which the job timeout stops.
 ANSWER_IN_FLIGHT_RETRIES = 20
 
+# An answer the Bot API could not take (down, 5xx, flood control on every try) is sent again by a
+# delivery job of its own after each of these waits (seconds), without reading the photo again:
+# growing waits, 70 minutes in all, so an outage of an hour still ends with the answer. The bot
+# waits the same way before it fetches a photo again whose download failed for such a reason.
+# Settings.delivery_retry_seconds (DIGITBOT_DELIVERY_RETRY_SECONDS) overrides them.
+DELIVERY_RETRY_SECONDS = (5, 10, 20, 40, 80, 160, 300, 600, 600, 600, 600, 600, 600)
+# Each try of a delivery job makes this many requests: the waits above do the backing off, and a
+# worker is not kept sleeping while photos wait.
+DELIVERY_ATTEMPTS_PER_TRY = 1
+
+# The bot's journal of fetched updates (bot.update_journal) keeps them this long (seconds):
+# longer than Telegram keeps an update it was not told about (24 h), shorter than the week of
+# silence after which Telegram may start its update ids afresh.
+UPDATE_JOURNAL_TTL_SECONDS = 2 * 24 * 3600
+
 # Telegram's own limit for files a bot may download.
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 # Decoding limits: more pixels than this is refused as a possible decompression bomb.
@@ -99,11 +114,15 @@ NOT_A_DIGIT = 10
 
 # A retraining adds crops read from rendered photos, as the shipped model was trained
 # (training/photo_crops.py): this many photos of MNIST training digits, of non-digits, of
-# digits at low resolution, and of 1s and 7s in continental handwriting (an option the shipped
-# model does not use: BENCHMARKS.md, "Continental 1s and 7s").
-RETRAIN_PHOTO_DIGITS = 20_000
-RETRAIN_PHOTO_NEGATIVES = 12_000
-RETRAIN_PHOTO_LOW_RESOLUTION = 10_000
-RETRAIN_PHOTO_STYLED = 0
+# digits at low resolution, and of 1s and 7s in continental handwriting (the recipe of the
+# shipped model's last training: BENCHMARKS.md, "Reading what we did not draw").
+RETRAIN_PHOTO_DIGITS = 8_000
+RETRAIN_PHOTO_NEGATIVES = 6_000
+RETRAIN_PHOTO_LOW_RESOLUTION = 4_000
+RETRAIN_PHOTO_STYLED = 800
+# Pictures from the second training world (training.placed_digits): digits placed as they are,
+# and non-digits or empty pictures made the same way.
+RETRAIN_PLACED_DIGITS = 6_000
+RETRAIN_PLACED_NEGATIVES = 5_000
 # The promotion gates render this many photos per set to compare candidate and champion.
 GATE_PHOTOS_PER_SET = 100

@@ -9,6 +9,7 @@ DigitbotError                   base; carries a user-facing message apart from t
 │   └── ImageTooLargeError      too many bytes or pixels (decompression bomb guard)
 ├── ModelError                  no usable model (missing, corrupt, wrong shape)
 └── DeliveryError               the Bot API refused or never answered our reply
+    └── BotApiUnavailable       it failed or could not be reached: nothing delivered, try later
 """
 
 from __future__ import annotations
@@ -61,3 +62,8 @@ class ModelError(DigitbotError):
 
 class DeliveryError(DigitbotError):
     pass
+
+
+class BotApiUnavailable(DeliveryError):
+    """The Bot API answered 5xx or flood control, or could not be reached, on every try:
+    nothing was delivered, and a later try may succeed (unlike a refusal)."""

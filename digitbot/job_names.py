@@ -11,6 +11,8 @@ from __future__ import annotations
 # Job functions.
 RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
 EXPLAIN_PHOTO = "worker.jobs.explain_photo"
+# Sends an answer already read, later: the Bot API could not take it (worker.redelivery).
+DELIVER_ANSWER = "worker.jobs.deliver_answer"
 RETRAIN = "training.jobs.retrain"
 # What RQ itself costs per job (`digitbot bench`, drained by a DigitWorker); it returns a size.
 BENCHMARK_NOOP = "benchmarks.noop.noop"
@@ -18,5 +20,7 @@ BENCHMARK_NOOP = "benchmarks.noop.noop"
 # Callbacks (on_success / on_failure / on_stopped), resolved by dotted path too.
 ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
 
-JOB_FUNCTIONS: frozenset[str] = frozenset({RECOGNIZE_PHOTO, EXPLAIN_PHOTO, RETRAIN, BENCHMARK_NOOP})
+JOB_FUNCTIONS: frozenset[str] = frozenset(
+    {RECOGNIZE_PHOTO, EXPLAIN_PHOTO, DELIVER_ANSWER, RETRAIN, BENCHMARK_NOOP}
+)
 JOB_CALLBACKS: frozenset[str] = frozenset({ON_RECOGNITION_FAILURE})

@@ -25,6 +25,21 @@ def recognition_job_id(chat_id: int, message_id: int, *, bot_id: int) -> str:
     return f"tg-{bot_id}-{chat_id}-{message_id}"
 
 
+def delivery_job_id(request_id: str) -> str:
+    """The one job that sends a request's answer later, when the Bot API could not take it."""
+    return f"deliver-{request_id}"
+
+
+def update_journal_key(bot_id: int) -> str:
+    """The bot's journal: each update it fetched and has not finished, by update id (JSON)."""
+    return f"{PREFIX}:updates:{bot_id}:pending"
+
+
+def update_offset_key(bot_id: int) -> str:
+    """The id after the last update the bot's journal took in: lower ids are re-deliveries."""
+    return f"{PREFIX}:updates:{bot_id}:next-id"
+
+
 def web_result_key(request_id: str) -> str:
     """Where the worker leaves the result of a web-page request."""
     return f"{PREFIX}:web-result:{request_id}"

@@ -60,6 +60,14 @@ def _id_list(value: Any) -> Any:
     return value
 
 
+def _seconds_list(value: Any) -> Any:
+    if isinstance(value, str):  # "5, 10,20"
+        value = [part for part in value.replace(" ", "").split(",") if part]
+    if isinstance(value, list | tuple) and not value:
+        raise ValueError("expected at least one number of seconds, like 5,10,20")
+    return value
+
+
 HttpUrl = Annotated[str, AfterValidator(_http_url)]
 RedisUrl = Annotated[str, AfterValidator(_redis_url)]
 ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
@@ -67,6 +75,7 @@ CronExpression = Annotated[str, AfterValidator(lambda text: CronSchedule.parse(t
 IdList = Annotated[frozenset[int], BeforeValidator(_id_list)]
 Level = Annotated[LogLevel, BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
 Password = Annotated[str, StringConstraints(strip_whitespace=False)]  # spaces are its own
+SecondsList = Annotated[tuple[Annotated[int, Ge(0)], ...], BeforeValidator(_seconds_list)]
 
 
 def variable(

@@ -37,6 +37,7 @@ from digitbot.setting_fields import (
     Password,
     ProxyAddress,
     RedisUrl,
+    SecondsList,
     describe_invalid,
     variable,
 )
@@ -96,6 +97,16 @@ class Settings(BaseSettings):
     )
     """Webhook mode (`digitbot bot --webhook`, which needs it): Telegram sends it with every
     update, so forged ones are refused."""
+    delivery_retry_seconds: SecondsList = variable(
+        "DIGITBOT_DELIVERY_RETRY_SECONDS",
+        defaults.DELIVERY_RETRY_SECONDS,
+        kind="comma-separated seconds",
+        shown_default="`"
+        + ",".join(str(s) for s in defaults.DELIVERY_RETRY_SECONDS)
+        + f"` ({sum(defaults.DELIVERY_RETRY_SECONDS) // 60} minutes in all)",
+    )
+    """Waits before each new try to send an answer the Bot API could not take (it was down or
+    failing); the bot waits the same way to fetch again a photo whose download failed so."""
     model_path: Path | None = variable("DIGITBOT_MODEL_PATH", shown_default="the shipped model")
     """A `.keras` file workers and `digitbot predict` use instead of the shipped model."""
     compute_threads: int = variable("DIGITBOT_COMPUTE_THREADS", defaults.COMPUTE_THREADS, ge=1)
@@ -127,6 +138,15 @@ class Settings(BaseSettings):
         "DIGITBOT_RETRAIN_PHOTO_STYLED", defaults.RETRAIN_PHOTO_STYLED, ge=0
     )
     """Photos of 1s and 7s written the continental way (flag, foot, bar)."""
+    retrain_placed_digits: int = variable(
+        "DIGITBOT_RETRAIN_PLACED_DIGITS", defaults.RETRAIN_PLACED_DIGITS, ge=0
+    )
+    """Pictures of MNIST training digits placed as they are: enlarged, blurred, tilted, tiny,
+    either polarity (training.placed_digits)."""
+    retrain_placed_negatives: int = variable(
+        "DIGITBOT_RETRAIN_PLACED_NEGATIVES", defaults.RETRAIN_PLACED_NEGATIVES, ge=0
+    )
+    """Pictures of non-digits and of no mark, made the same way as the placed digits."""
     gate_photos: int = variable("DIGITBOT_GATE_PHOTOS", defaults.GATE_PHOTOS_PER_SET, ge=0)
     """Photos per set the promotion gates render to compare a candidate with the champion (0:
     MNIST and corrections only)."""

@@ -3,10 +3,11 @@
 Workers reply themselves (the bot only receives), over plain HTTP to the same `TELEGRAM_API_URL`
 the bot uses, so a self-hosted Bot API server or the tests' stand-in works end to end.
 Flood control (429) is honoured with its `retry_after`; 5xx answers and connection failures are
-retried a few times with backoff; other 4xx answers are final. A read timeout is different: the
-request reached Telegram, which may have delivered the message, and a resend would answer twice.
-So reads get a generous limit, and a read timeout is reported as `PossiblyDelivered`, never
-retried. Errors never carry the URL (it holds the token).
+retried a few times with backoff, then reported as `BotApiUnavailable` (nothing delivered: the
+caller may try again later, worker.redelivery); other 4xx answers are final. A read timeout is
+different: the request reached Telegram, which may have delivered the message, and a resend
+would answer twice. So reads get a generous limit, and a read timeout is reported as
+`PossiblyDelivered`, never retried. Errors never carry the URL (it holds the token).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import httpx
 
 from digitbot import defaults
-from digitbot.errors import DeliveryError
+from digitbot.errors import BotApiUnavailable, DeliveryError
 
 
 class PossiblyDelivered(DeliveryError):
@@ -59,11 +60,13 @@ class TelegramReplier:
         *,
         reply_to_message_id: int | None = None,
         reply_markup: dict[str, Any] | None = None,
+        attempts: int | None = None,
     ) -> dict[str, Any]:
-        """Send a text message (a reply when `reply_to_message_id` is given); return the Message."""
+        """Send a text message (a reply when `reply_to_message_id` is given); return the Message.
+        `attempts` overrides the client's number of tries."""
         params: dict[str, Any] = {"chat_id": chat_id, "text": text}
         self._add_reply(params, reply_to_message_id, reply_markup)
-        return self.call("sendMessage", params)
+        return self.call("sendMessage", params, attempts=attempts)
 
     def send_photo(
         self,
@@ -110,10 +113,13 @@ class TelegramReplier:
         params: dict[str, Any],
         *,
         files: dict[str, tuple[str, bytes, str]] | None = None,
+        attempts: int | None = None,
     ) -> Any:
-        """Call a Bot API method with retries; return its `result` or raise DeliveryError."""
+        """Call a Bot API method with retries; return its `result`, or raise DeliveryError
+        (BotApiUnavailable when every try failed for a passing reason)."""
+        max_attempts = attempts or self._max_attempts
         last_problem = "no attempt made"
-        for attempt in range(1, self._max_attempts + 1):
+        for attempt in range(1, max_attempts + 1):
             try:
                 response = self._post(method, params, files)
             except (httpx.ReadTimeout, httpx.RemoteProtocolError) as exc:
@@ -130,18 +136,20 @@ class TelegramReplier:
                 if response.status_code == 429:
                     retry_after = float(body.get("parameters", {}).get("retry_after", 1))
                     wait = min(retry_after, defaults.TELEGRAM_MAX_RETRY_AFTER_SECONDS)
-                    log.warning("%s: flood control, retrying in %.1f s", method, wait)
-                    self._sleep(wait)
+                    last_problem = f"{method}: flood control (retry after {retry_after:g} s)"
+                    if attempt < max_attempts:
+                        log.warning("%s: flood control, retrying in %.1f s", method, wait)
+                        self._sleep(wait)
                     continue
                 if response.status_code < 500:
                     raise DeliveryError(f"{method} refused ({response.status_code}): {description}")
                 last_problem = f"{method} answered {response.status_code}: {description}"
-            if attempt < self._max_attempts:
+            if attempt < max_attempts:
                 backoff = defaults.TELEGRAM_BACKOFF_SECONDS
                 wait = backoff[min(attempt - 1, len(backoff) - 1)]
                 log.warning("%s; retry %d in %.1f s", last_problem, attempt, wait)
                 self._sleep(wait)
-        raise DeliveryError(f"{last_problem} after {self._max_attempts} attempts")
+        raise BotApiUnavailable(f"{last_problem} after {max_attempts} attempt(s)")
 
     def _post(
         self,

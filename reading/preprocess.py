@@ -14,19 +14,22 @@ grayscale array, e.g. from the canvas).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PIL import Image
-from scipy import ndimage as ndi
 
 from digitbot import defaults
 from reading.decode import decode_image
+from reading.masks import dilate_cross
 from reading.preprocess_clean import find_ink_clean
 from reading.preprocess_group import Group, group_mask
 from reading.preprocess_ink import InkMaps, find_ink
 from reading.preprocess_mnist import MNIST_SIZE, to_mnist
 from reading.preprocess_segment import REASON_TOO_SMALL, segment_digits
+from reading.stage_pictures import StagePictures
 from reading.touching import CutOption, cut_candidates
 
 __all__ = ["Preprocessed", "preprocess", "preprocess_array", "to_mnist", "SEGMENT_MAX_SIDE"]
@@ -54,14 +57,15 @@ class Preprocessed:
     the decoded, oriented and downscaled photo, or the array given to `preprocess_array`.
     `stages` are uint8 pictures of `image_size` for the "how I read it" picture: "gray" (the
     picture), "flattened" (lighting evened out, ink dark) and "binary" (the ink found, ruled
-    lines removed). `reason` is "" when digits were found. `cut_options` are other readings of
-    wide marks as two touching digits, for the model to judge (`reading.touching`).
+    lines removed), made when first looked at (`reading.stage_pictures`). `reason` is "" when
+    digits were found. `cut_options` are other readings of wide marks as two touching digits,
+    for the model to judge (`reading.touching`).
     """
 
     crops: np.ndarray
     boxes: list[tuple[int, int, int, int]]
     image_size: tuple[int, int]
-    stages: dict[str, np.ndarray] = field(default_factory=dict)
+    stages: Mapping[str, np.ndarray] = field(default_factory=dict)
     reason: str = ""
     cut_options: list[CutOption] = field(default_factory=list)
 
@@ -74,28 +78,23 @@ def preprocess(data: bytes, *, max_digits: int = DEFAULT_MAX_DIGITS) -> Preproce
 
 def preprocess_array(gray: np.ndarray, *, max_digits: int = DEFAULT_MAX_DIGITS) -> Preprocessed:
     """Grayscale float (H, W) in [0, 1], either polarity -> digit crops."""
-    gray = np.asarray(gray, dtype=np.float32)
+    gray = np.ascontiguousarray(gray, dtype=np.float32)
     if gray.ndim != 2:
         raise ValueError(f"expected a 2-D grayscale array, got shape {gray.shape}")
     height, width = gray.shape
     image_size = (int(width), int(height))
     if max(height, width) < MIN_IMAGE_SIDE or min(height, width) < 2:
         return _nothing(image_size, {}, REASON_TOO_SMALL)
-    if not np.isfinite(gray).all():
+    if not cv2.checkRange(gray)[0]:  # a NaN or an infinity
         gray = np.nan_to_num(gray, nan=1.0, posinf=1.0, neginf=0.0)
-    gray = np.clip(gray, 0.0, 1.0)
+    low, high, _, _ = cv2.minMaxLoc(gray)
+    if low < 0.0 or high > 1.0:  # a decoded photo is in range already: no copy
+        gray = np.clip(gray, 0.0, 1.0)
     work, scale = _to_working_size(gray)
 
     clean_ink = find_ink_clean(work)
     ink = clean_ink or find_ink(work)
-    stages = _stages(
-        {
-            "gray": _to_uint8(work),
-            "flattened": _to_uint8(1.0 - ink.contrast),
-            "binary": ink.binary.astype(np.uint8) * 255,
-        },
-        image_size,
-    )
+    stages = StagePictures(work, ink, image_size)
     segmentation = segment_digits(
         ink.binary,
         max_digits=max_digits,
@@ -139,7 +138,7 @@ def _digit_mask(ink: InkMaps, labels: np.ndarray, group: Group) -> np.ndarray:
         Image.fromarray(np.ascontiguousarray(window)).resize(size, Image.Resampling.BICUBIC)
     )
     # Only near the digit's own pixels: a neighbour reaching into the box stays out.
-    near = np.repeat(np.repeat(ndi.binary_dilation(own), factor, axis=0), factor, axis=1)
+    near = np.repeat(np.repeat(dilate_cross(own), factor, axis=0), factor, axis=1)
     mask = (fine > ink.ink_level) & near
     return mask if mask.any() else own
 
@@ -176,23 +175,7 @@ def _box_in_input(
 
 
 def _nothing(
-    image_size: tuple[int, int], stages: dict[str, np.ndarray], reason: str
+    image_size: tuple[int, int], stages: Mapping[str, np.ndarray], reason: str
 ) -> Preprocessed:
     crops = np.zeros((0, MNIST_SIZE, MNIST_SIZE), dtype=np.float32)
     return Preprocessed(crops, [], image_size, stages, reason)
-
-
-def _stages(pictures: dict[str, np.ndarray], image_size: tuple[int, int]) -> dict[str, np.ndarray]:
-    """The pictures at the size the boxes refer to (they are made at segmentation size)."""
-    first = next(iter(pictures.values()))
-    if first.shape[::-1] == image_size:
-        return pictures
-    return {
-        name: np.asarray(Image.fromarray(picture).resize(image_size, Image.Resampling.NEAREST))
-        for name, picture in pictures.items()
-    }
-
-
-def _to_uint8(image: np.ndarray) -> np.ndarray:
-    """[0, 1] floats to uint8 (the inputs here are within range already)."""
-    return (image * np.float32(255.0)).astype(np.uint8)

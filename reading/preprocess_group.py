@@ -77,8 +77,12 @@ class Group:
 
 def group_mask(labels: np.ndarray, group: Group) -> np.ndarray:
     """The group's own ink inside its box (other components that reach into the box excluded)."""
-    window = labels[group.y0 : group.y1, group.x0 : group.x1]
-    return np.isin(window, group.labels)
+    return labels_mask(labels[group.y0 : group.y1, group.x0 : group.x1], group.labels)
+
+
+def labels_mask(window: np.ndarray, labels: list[int]) -> np.ndarray:
+    """Where `window` holds one of `labels` (np.isin, without its overhead for one label)."""
+    return window == labels[0] if len(labels) == 1 else np.isin(window, labels)
 
 
 def merge_pieces(groups: list[Group]) -> list[Group]:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
-from PIL import Image
-from scipy import ndimage as ndi
 
+from reading.masks import dilate_cross, label4, label8
 from reading.preprocess_lines import find_ruled_lines, heal_line_cuts
 
 # Background is estimated on a coarse grid of blocks about this many per long side.
@@ -70,7 +70,7 @@ def find_ink(gray: np.ndarray) -> InkMaps:
     # From here on ink is dark: chalk pictures are inverted.
     page = gray if dark_ink else 1.0 - gray
     # Each block's brightest pixel: paper, unless a stroke covers the whole block.
-    paper_blocks = _block_reduce(_pad_to_multiple(page, block), block, np.max)
+    paper_blocks = _block_max(_pad_to_multiple(page, block), block)
     background, steps = estimate_background(paper_blocks, block, gray.shape)
     contrast = flatten(page, background)
     # Noise is even in absolute brightness, so relative to a shadow's dim paper it is larger:
@@ -108,11 +108,12 @@ def is_dark_ink(gray: np.ndarray) -> bool:
     for d in POLARITY_SCALES:
         if 2 * d >= min(half.shape):
             break
-        for view in (half, half.T):
-            centre = view[:, d:-d]
-            before, after = view[:, : -2 * d], view[:, 2 * d :]
-            inner_dark = (darker if view is half else darker.T)[:, d:-d]
-            inner_light = (lighter if view is half else lighter.T)[:, d:-d]
+        # Neighbours d to the left and right, then d above and below (rows: contiguous).
+        for inner, before, after in (
+            (np.s_[:, d:-d], half[:, : -2 * d], half[:, 2 * d :]),
+            (np.s_[d:-d, :], half[: -2 * d], half[2 * d :]),
+        ):
+            centre, inner_dark, inner_light = half[inner], darker[inner], lighter[inner]
             valleys += int(
                 np.count_nonzero(
                     (np.minimum(before, after) - centre > POLARITY_CONTRAST) & inner_dark
@@ -144,17 +145,22 @@ def estimate_background(
     stroke. The result is upsampled bilinearly; the step mask is upsampled as blocks.
     """
     size = int(np.ceil(MAX_STROKE_FRACTION * max(shape) / block)) | 1
-    closed = ndi.minimum_filter(ndi.maximum_filter(paper_blocks, size), size)
+    # OpenCV's erosion and dilation are minimum and maximum filters; their border (pixels
+    # outside do not count) gives what scipy's reflected border does for these filters.
+    square = cv2.getStructuringElement(cv2.MORPH_RECT, (size, size))
+    paper_blocks = np.ascontiguousarray(paper_blocks, dtype=np.float32)
+    closed = cv2.erode(cv2.dilate(paper_blocks, square), square)
     off_page = _off_page(paper_blocks, closed)
     if off_page.any():
         closed = np.where(off_page, paper_blocks, closed)
-    floor = np.maximum(ndi.minimum_filter(closed, 3), np.float32(0.02))
-    step_blocks = ndi.maximum_filter(closed, 3) > STEP_RATIO * floor
+    near = cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3))
+    floor = np.maximum(cv2.erode(closed, near), np.float32(0.02))
+    step_blocks = cv2.dilate(closed, near) > STEP_RATIO * floor
     height, width = shape[0], shape[1]
-    grid = Image.fromarray(np.ascontiguousarray(closed, dtype=np.float32))
-    up = grid.resize((closed.shape[1] * block, closed.shape[0] * block), Image.Resampling.BILINEAR)
+    size_up = (closed.shape[1] * block, closed.shape[0] * block)
+    up = cv2.resize(closed, size_up, interpolation=cv2.INTER_LINEAR)
     steps = np.repeat(np.repeat(step_blocks, block, axis=0), block, axis=1)
-    return np.asarray(up, dtype=np.float32)[:height, :width], steps[:height, :width]
+    return up[:height, :width], steps[:height, :width]
 
 
 def _off_page(paper_blocks: np.ndarray, closed: np.ndarray) -> np.ndarray:
@@ -162,7 +168,7 @@ def _off_page(paper_blocks: np.ndarray, closed: np.ndarray) -> np.ndarray:
     dark = paper_blocks < OFF_PAGE_RATIO * closed
     if not dark.any():
         return dark
-    labels, count = ndi.label(dark)
+    labels, count = label4(dark)
     rows, cols = dark.shape
     contact = np.zeros(count + 1, dtype=np.float64)
     for edge, side in (
@@ -177,7 +183,7 @@ def _off_page(paper_blocks: np.ndarray, closed: np.ndarray) -> np.ndarray:
     if not along_border.any():
         return np.zeros_like(dark)
     # One block more: the blocks that straddle the sheet's edge.
-    return ndi.binary_dilation(along_border[labels], iterations=1)
+    return dilate_cross(along_border[labels])
 
 
 def flatten(page: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -190,12 +196,12 @@ def flatten(page: np.ndarray, background: np.ndarray) -> np.ndarray:
 
 def hysteresis(weak: np.ndarray, strong: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pixels of `weak` connected to a pixel of `strong`, and their component labels."""
-    labels, count = ndi.label(weak, structure=np.ones((3, 3), dtype=bool))
+    labels, count = label8(weak)
     keep = np.zeros(count + 1, dtype=bool)
     keep[labels[strong & weak]] = True
     keep[0] = False
-    binary = keep[labels]
-    labels[~binary] = 0
+    binary = np.take(keep, labels)
+    np.multiply(labels, binary, out=labels)
     return binary, labels
 
 
@@ -214,10 +220,15 @@ def _pad_to_multiple(image: np.ndarray, block: int) -> np.ndarray:
     return image
 
 
-def _block_reduce(image: np.ndarray, block: int, reduce: np.ufunc | object) -> np.ndarray:
-    height, width = image.shape
-    rows = reduce(image.reshape(height // block, block, width), axis=1)  # type: ignore[operator]
-    return reduce(rows.reshape(height // block, width // block, block), axis=2)  # type: ignore[operator]
+def _block_max(image: np.ndarray, block: int) -> np.ndarray:
+    """Each block x block tile's maximum (the image's sides are multiples of `block`)."""
+    rows = image[0::block]
+    for offset in range(1, block):
+        rows = np.maximum(rows, image[offset::block])
+    tiles = rows[:, 0::block]
+    for offset in range(1, block):
+        tiles = np.maximum(tiles, rows[:, offset::block])
+    return tiles
 
 
 def _half_size(image: np.ndarray) -> np.ndarray:
@@ -241,4 +252,4 @@ def _local_median(image: np.ndarray, grid: int) -> np.ndarray:
     medians = np.median(cells, axis=2).astype(np.float32)
     rows = np.minimum(np.arange(image.shape[0]) // (2 * cell_h), grid - 1)
     cols = np.minimum(np.arange(image.shape[1]) // (2 * cell_w), grid - 1)
-    return medians[rows[:, None], cols[None, :]]
+    return np.take(np.take(medians, rows, axis=0), cols, axis=1)

@@ -53,10 +53,10 @@ def find_ruled_lines(
         if width < 16:
             continue
         # Most photos have no lines: a sparse sample and the coarse search say so cheaply.
-        ys, xs = np.nonzero(view[:, ::SCREEN_SAMPLING] > threshold)
+        ys, xs = _faint_pixels(view[:, ::SCREEN_SAMPLING], threshold)
         if _line_slope(ys, xs * SCREEN_SAMPLING, height, length, SCREEN_SAMPLING, 1) is None:
             continue
-        ys, xs = np.nonzero(view[:, ::FILL_SAMPLING] > threshold)
+        ys, xs = _faint_pixels(view[:, ::FILL_SAMPLING], threshold)
         xs *= FILL_SAMPLING
         slope = _line_slope(ys, xs, height, length, FILL_SAMPLING, len(TILT_SEARCH))
         if slope is None:
@@ -70,6 +70,13 @@ def find_ruled_lines(
         on_line = line_rows[rows + shift[cols]]
         lines[ink_y[on_line], ink_x[on_line]] = True
     return lines
+
+
+def _faint_pixels(view: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """np.nonzero(view > threshold), row by row: three times faster through the flat index."""
+    flat = np.flatnonzero(np.ascontiguousarray(view > threshold))
+    rows, cols = np.divmod(flat, view.shape[1])
+    return rows, cols
 
 
 def heal_line_cuts(binary: np.ndarray, lines: np.ndarray) -> np.ndarray:
@@ -188,20 +195,30 @@ def _best_projection(
     slopes = np.tan(np.radians(degrees)).astype(np.float32)
     offset = int(np.ceil((float(xs.max()) + 1) * float(np.abs(slopes).max()))) + 1
     bins = (height + 2 * offset) // bin_rows + 1
-    rows = np.rint(ys[None, :] - xs[None, :] * slopes[:, None]).astype(np.int64) + offset
+    # Row of each point at each angle: rint(ys - xs * slope), in place; the indices below stay
+    # far below 2**31, and int32 halves the memory traffic.
+    projected = xs[None, :] * slopes[:, None]
+    np.subtract(ys[None, :], projected, out=projected)
+    rows = np.rint(projected, out=projected).astype(np.int32)
+    rows += offset
+    # Bins of all angles in one flat array: angle i's bins start at i * bins.
+    first_bin = np.arange(slopes.size, dtype=np.int32)[:, None] * bins
     if bin_rows == 1:
         # One pixel per row and column: the count is the coverage.
-        rows += np.arange(slopes.size, dtype=np.int64)[:, None] * bins
-        coverage = np.bincount(rows.ravel(), minlength=slopes.size * bins).reshape(
-            slopes.size, bins
-        )
+        rows += first_bin
+        coverage = np.bincount(rows.ravel(), minlength=slopes.size * bins)
+        coverage = coverage.reshape(slopes.size, bins)
     else:
         rows //= bin_rows
+        rows += first_bin
         # Coverage counted in blocks of columns, scaled back to sampled columns.
-        columns = (xs // (sampling * COVERAGE_BLOCK)).astype(np.int64)
-        occupied = np.zeros((slopes.size, bins, int(columns.max()) + 1), dtype=bool)
-        occupied[np.arange(slopes.size)[:, None], rows, columns[None, :]] = True
-        coverage = occupied.sum(axis=2) * COVERAGE_BLOCK
+        columns = (xs // (sampling * COVERAGE_BLOCK)).astype(np.int32)
+        num_columns = int(columns.max()) + 1
+        rows *= num_columns
+        rows += columns  # now the (angle, bin, column block) cell of each point
+        occupied = np.zeros((slopes.size * bins, num_columns), dtype=bool)
+        occupied.ravel()[rows.ravel()] = True
+        coverage = np.count_nonzero(occupied, axis=1).reshape(slopes.size, bins) * COVERAGE_BLOCK
     # The angle that lines up the most: many full lines (a grid) outweigh one strong line at
     # another angle (the sheet's edge).
     sharpness = (coverage.astype(np.float64) ** 2).sum(axis=1)

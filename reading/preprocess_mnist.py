@@ -13,6 +13,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage as ndi
 
+from reading.masks import erode_cross
+
 MNIST_SIZE = 28
 MNIST_BOX = 20
 MNIST_CENTRE = 14.0
@@ -58,7 +60,8 @@ def stroke_width(mask: np.ndarray) -> float:
     area = int(mask.sum())
     if area == 0:
         return 0.0
-    boundary = int((mask & ~ndi.binary_erosion(mask, border_value=0)).sum())
+    # The boundary is the mask less its erosion, which lies inside it.
+    boundary = area - int(np.count_nonzero(erode_cross(mask)))
     return 2.0 * area / max(1, boundary)
 
 

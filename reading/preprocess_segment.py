@@ -12,9 +12,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
+from reading.masks import erode_cross, label4, label8
 from reading.preprocess_group import (
     Group,
     group_mask,
+    labels_mask,
     merge_pieces,
     split_touching,
     split_wide_in_row,
@@ -94,12 +96,13 @@ def segment_digits(
     """
     height, width = binary.shape
     if labels is None:
-        labels, count = ndi.label(binary, structure=np.ones((3, 3), dtype=bool))
+        labels, count = label8(binary)
     else:
         count = int(labels.max())
     if count == 0:
         return Segmentation(labels, [], REASON_BLANK)
-    areas = np.bincount(labels.ravel(), minlength=count + 1)
+    # Labels are set exactly on the ink: counting there is counting everywhere, faster.
+    areas = np.bincount(labels[binary], minlength=count + 1)
     areas[0] = 0
     min_area = max(MIN_COMPONENT_PIXELS, int(MIN_COMPONENT_FRACTION * height * width))
     keep = areas >= min_area
@@ -204,11 +207,11 @@ def _edge_sharpness(group: Group, labels: np.ndarray, contrast: np.ndarray) -> f
     """Contrast gradient at the mark's rim over the contrast inside (per pixel)."""
     y0, x0 = max(0, group.y0 - 1), max(0, group.x0 - 1)
     y1, x1 = min(labels.shape[0], group.y1 + 1), min(labels.shape[1], group.x1 + 1)
-    mask = np.isin(labels[y0:y1, x0:x1], group.labels)
+    mask = labels_mask(labels[y0:y1, x0:x1], group.labels)
     window = contrast[y0:y1, x0:x1]
     if min(window.shape) < 3:
         return float("inf")
-    rim = mask & ~ndi.binary_erosion(mask)
+    rim = mask & ~erode_cross(mask)
     grad_y, grad_x = np.gradient(window)
     gradient = float(np.median(np.hypot(grad_y, grad_x)[rim]))
     inside = float(np.median(window[mask]))
@@ -227,7 +230,7 @@ def _is_digit_shaped(group: Group, labels: np.ndarray) -> bool:
 
 def _count_holes(mask: np.ndarray) -> int:
     """Enclosed background regions of at least MIN_HOLE_SHARE of the box."""
-    background, count = ndi.label(np.pad(~mask, 1, constant_values=True))
+    background, count = label4(np.pad(~mask, 1, constant_values=True))
     if count <= 1:
         return 0
     sizes = np.bincount(background.ravel())

@@ -417,12 +417,12 @@ def test_evaluate_with_an_unknown_source_is_a_usage_error_before_anything_loads(
     tmp_path: Path,
 ) -> None:
     from digitbot.errors import ConfigurationError
-    from training.cross_source import run_cross_source
+    from training.cross_source import SOURCES, run_cross_source
 
     with pytest.raises(ConfigurationError) as raised:  # not the missing model: checked first
         run_cross_source(tmp_path, n=1, sources=["benchmark", "nope"], model_path=tmp_path / "m")
     assert cli.describe_error(raised.value) == (
-        "--sources benchmark,nope: expected some of mnist-files, benchmark, heldout",
+        f"--sources benchmark,nope: expected some of {', '.join(SOURCES)}",
         cli.EXIT_USAGE,
     )
 

@@ -68,8 +68,9 @@ def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
     """The photo crops a retraining adds (the shipped model's recipe unless told otherwise).
 
     The request's `photo_digits` / `photo_negatives` / `photo_low_resolution` /
-    `photo_styled` win, then DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION /
-    _STYLED; all 0 trains on MNIST (+ corrections) alone.
+    `photo_styled` / `placed_digits` / `placed_negatives` win, then the settings
+    DIGITBOT_RETRAIN_PHOTO_DIGITS / _NEGATIVES / _LOW_RESOLUTION / _STYLED and
+    DIGITBOT_RETRAIN_PLACED_DIGITS / _NEGATIVES; all 0 trains on MNIST (+ corrections) alone.
     """
     settings = Settings.from_env()
     counts = []
@@ -78,13 +79,20 @@ def photo_crop_recipe(request: dict[str, Any]) -> CropRecipe | None:
         ("photo_negatives", settings.retrain_photo_negatives),
         ("photo_low_resolution", settings.retrain_photo_low_resolution),
         ("photo_styled", settings.retrain_photo_styled),
+        ("placed_digits", settings.retrain_placed_digits),
+        ("placed_negatives", settings.retrain_placed_negatives),
     ):
         value = request.get(name)
         counts.append(configured if value is None else int(value))
     if not any(counts):
         return None
     return CropRecipe(
-        counts[0], counts[1], num_low_resolution_photos=counts[2], num_styled_photos=counts[3]
+        counts[0],
+        counts[1],
+        num_low_resolution_photos=counts[2],
+        num_styled_photos=counts[3],
+        num_placed_photos=counts[4],
+        num_placed_negative_photos=counts[5],
     )
 
 

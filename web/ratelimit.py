@@ -51,12 +51,3 @@ class RateLimiter:
             count = int(pipe.execute()[0])
         retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
         return RateDecision(count <= self.limit, count, retry_after)
-
-    def peek(self, client: str) -> RateDecision:
-        """Say whether one more hit by `client` would be allowed, without counting it."""
-        now = self.clock()
-        window = int(now // WINDOW_SECONDS)
-        raw = self.connection.get(keys.rate_limit_key(self.scope, f"{client}:{window}"))
-        count = int(raw or 0)
-        retry_after = max(1, int((window + 1) * WINDOW_SECONDS - now + 0.999))
-        return RateDecision(count < self.limit, count, retry_after)

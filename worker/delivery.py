@@ -9,13 +9,21 @@ RQ Retry): by then the other attempt has marked the answer sent, or it died and 
 While an attempt sends, a thread renews its lease every third of the TTL, so a slow send (flood
 control, Bot API retries) keeps it; only a dead attempt's lease lapses.
 
+A worker killed anywhere else loses nothing and sends nothing twice: before the claim, nothing
+was sent and the requeued job answers; after the claim and before its request left, the lease
+lapses (ANSWER_SENDING_TTL_SECONDS) and the retry sends the one answer.
+
 The window left: a worker killed after Telegram accepted the message and before the mark says
-`sent`. The retry after the lease lapsed sends again: at most one duplicate, nothing lost. The
-window is one HTTP response on its way back plus one Redis SET, about a millisecond on a healthy
-host; it widens only while Redis is unreachable (the mark is retried for about 30 s) or when a
-worker is frozen for longer than the lease (SIGSTOP) and its job is run elsewhere meanwhile.
+`sent`. The Bot API takes no idempotency key and lets no bot read back what it sent, so nothing
+can tell the retry whether that send arrived: it sends again, at most one duplicate, nothing lost.
+The window is Telegram's response on its way back plus one Redis SET: about a millisecond on
+loopback, one network trip from Telegram (tens of ms) in production. It widens only while Redis
+is unreachable (the mark is retried for about 30 s) or when a worker is frozen for longer than
+the lease (SIGSTOP) and its job is run elsewhere meanwhile.
 A send that timed out reading Telegram's answer (`PossiblyDelivered`) is marked sent, never
-repeated: one answer that may be late is better than two.
+repeated: one answer that may be late is better than two. A send the Bot API could not take
+(`BotApiUnavailable`: down, 5xx, flood control) gives the lease back, and the answer goes to a
+delivery job that tries again for over an hour (worker.redelivery).
 """
 
 from __future__ import annotations
@@ -92,9 +100,12 @@ def deliver(
     result: dict[str, Any],
     *,
     reply_markup: dict[str, Any] | None = None,
+    attempts: int | None = None,
 ) -> bool:
     """Send the answer to Telegram, or store it for the web page; False when it was answered
-    already. Adds the answer to `result`. Raises AnswerInFlight while another attempt sends it.
+    already. Adds the answer to `result`. Raises AnswerInFlight while another attempt sends it,
+    and DeliveryError (BotApiUnavailable: try later) when nothing was sent. `attempts`: requests
+    made before giving up (the replier's own number when None).
     """
     if not request.is_telegram:
         _count(connection, result)
@@ -112,7 +123,6 @@ def deliver(
         if says_sent(mark):
             return False
         raise AnswerInFlight(request.request_id, retry_in=max(ttl, 0) + 1)
-    _count(connection, result)
     with lease.renewed():
         try:
             message = get_runtime().replier.send_message(
@@ -120,6 +130,7 @@ def deliver(
                 text,
                 reply_to_message_id=request.message_id,
                 reply_markup=reply_markup,
+                attempts=attempts,
             )
         except PossiblyDelivered as exc:
             log.warning("request %s: %s; not resending", request.request_id, exc)
@@ -128,6 +139,7 @@ def deliver(
             lease.release()  # nothing reached the chat: a retry may send at once
             raise
         lease.mark_sent(int(message.get("message_id", 0)))
+    _count(connection, result)  # once per answer, however many tries it took
     stats.observe_latency(connection, "photo_to_answer", time.time() - request.received_at)
     result["answer"] = text
     result["answer_message_id"] = message.get("message_id")

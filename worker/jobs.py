@@ -3,7 +3,9 @@
 A recognition job reads the photo bytes the bot stored in Redis, recognises the digits and
 replies to the user's photo message: one job, one photo. A photo is answered exactly once: its
 answer mark in Redis is claimed before the answer is sent (worker.delivery), so a retried or
-re-delivered job, or two runs of one job at once, never send a second message.
+re-delivered job, or two runs of one job at once, never send a second message. An answer the Bot
+API could not take goes to a delivery job of its own (`deliver_answer`, worker.redelivery), which
+sends it later, for over an hour, without reading the photo again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from rq.job import Job
 
 from digitbot import defaults, job_names, keys, texts
 from digitbot.buttons import answer_markup
-from digitbot.errors import BadImageError, DigitbotError
+from digitbot.errors import BadImageError, BotApiUnavailable, DeliveryError, DigitbotError
 from digitbot.feedback import FeedbackStore, PendingAnswer
 from digitbot.payload import RecognitionRequest
 from digitbot.replies import as_bytes
@@ -27,12 +29,14 @@ from reading.explain import render_explanation
 from reading.pipeline import Reading, read_photo
 from reading.recognize import format_answer
 from worker.delivery import AnswerInFlight, deliver, is_answered
+from worker.redelivery import schedule_redelivery
 from worker.runtime import get_runtime
 
 log = logging.getLogger(__name__)
 
 RECOGNIZE_PHOTO = job_names.RECOGNIZE_PHOTO
 EXPLAIN_PHOTO = job_names.EXPLAIN_PHOTO
+DELIVER_ANSWER = job_names.DELIVER_ANSWER
 ON_RECOGNITION_FAILURE = job_names.ON_RECOGNITION_FAILURE
 
 
@@ -93,10 +97,61 @@ def _deliver(
     *,
     reply_markup: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Deliver the answer (worker.delivery); the job's result, or why nothing was sent."""
-    if not deliver(connection, request, text, result, reply_markup=reply_markup):
+    """Deliver the answer (worker.delivery), or hand it to a delivery job when the Bot API
+    cannot take it now; the job's result, or why nothing was sent."""
+    try:
+        sent = deliver(connection, request, text, result, reply_markup=reply_markup)
+    except BotApiUnavailable as exc:
+        log.warning("request %s: %s", request.request_id, exc)
+        job_id = _hand_over(connection, request, text, result, reply_markup)
+        return {**result, "delivery": job_id}
+    if not sent:
         log.info("request %s answered meanwhile; not sending", request.request_id)
         return {"skipped": "already answered"}
+    return result
+
+
+def _hand_over(
+    connection: redis.Redis,
+    request: RecognitionRequest,
+    text: str,
+    result: dict[str, Any],
+    reply_markup: dict[str, Any] | None = None,
+) -> str:
+    """Queue the delivery job for an answer the Bot API could not take; its id."""
+    waits = get_runtime().settings.delivery_retry_seconds
+    return schedule_redelivery(
+        connection, request, text, result, waits=waits, reply_markup=reply_markup
+    )
+
+
+def deliver_answer(data: dict[str, Any]) -> dict[str, Any] | Retry:
+    """Send an answer read earlier that the Bot API could not take then (worker.redelivery).
+    Raises BotApiUnavailable while it still cannot, so RQ tries again after the next wait."""
+    request = RecognitionRequest.from_dict(data["request"])
+    result: dict[str, Any] = dict(data.get("result") or {})
+    connection = _current_job().connection
+    try:
+        sent = deliver(
+            connection,
+            request,
+            str(data["text"]),
+            result,
+            reply_markup=data.get("reply_markup"),
+            attempts=defaults.DELIVERY_ATTEMPTS_PER_TRY,
+        )
+    except AnswerInFlight as exc:
+        log.info("%s; looking again in %d s", exc, exc.retry_in)
+        return Retry(max=defaults.ANSWER_IN_FLIGHT_RETRIES, interval=exc.retry_in)
+    except BotApiUnavailable:
+        raise
+    except DeliveryError as exc:  # refused (blocked, chat gone): no later try can change that
+        log.warning("request %s: answer refused, not trying again: %s", request.request_id, exc)
+        return {**result, "refused": str(exc)}
+    if not sent:
+        log.info("request %s answered meanwhile; not sending", request.request_id)
+        return {"skipped": "already answered"}
+    log.info("request %s: answer delivered late", request.request_id)
     return result
 
 
@@ -154,10 +209,16 @@ def on_recognition_failure(
     except (IndexError, TypeError, KeyError):
         return
     text = exc_value.user_message if isinstance(exc_value, DigitbotError) else texts.JOB_FAILED
+    result = {"text": "", "error": exc_type.__name__}
     try:
-        deliver(connection, request, text, {"text": "", "error": exc_type.__name__})
+        deliver(connection, request, text, result)
     except AnswerInFlight:
         log.warning("request %s: another attempt is answering it; no apology", request.request_id)
+    except BotApiUnavailable:  # the apology waits for the Bot API as an answer would
+        try:
+            _hand_over(connection, request, text, result)
+        except Exception:
+            log.exception("could not queue the apology for job %s", job.id)
     except Exception:  # the apology itself failed; the job stays in the failed registry
         log.exception("could not send the apology for job %s", job.id)
 

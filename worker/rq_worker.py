@@ -154,7 +154,8 @@ class DigitWorker(SimpleWorker):
 
 def limit_compute_threads(threads: int) -> None:
     """Give each worker process `threads` compute threads (Settings.compute_threads: one
-    unless DIGITBOT_COMPUTE_THREADS says otherwise), before TensorFlow is imported.
+    unless DIGITBOT_COMPUTE_THREADS says otherwise), before TensorFlow is imported; OpenCV
+    (preprocessing) gets as many.
 
     Recognition reads one photo at a time, so a thread pool per process only makes N
     workers fight over the same cores; scale with processes instead. Variables already set
@@ -162,6 +163,9 @@ def limit_compute_threads(threads: int) -> None:
     """
     for name in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
         os.environ.setdefault(name, str(threads))
+    import cv2  # its pool starts with a thread per core
+
+    cv2.setNumThreads(threads)
 
 
 def connect(url: str) -> redis.Redis:

@@ -1,6 +1,7 @@
 """Faults with real processes, one worker: Bot API errors, photos piling up while the worker is
-stopped, a worker killed mid-job, slow downloads, a bot restart. Every accepted photo is answered,
-exactly once, and each chat's answers come in the order it sent its photos."""
+stopped, a worker killed mid-job, slow downloads, a bot restart, the bot killed between fetching a
+photo and enqueueing it, a Bot API outage longer than the old retry budget. Every accepted photo
+is answered, exactly once, and each chat's answers come in the order it sent its photos."""
 
 from __future__ import annotations
 
@@ -30,11 +31,22 @@ from tests.support.quiet import wait_until_quiet
 pytestmark = pytest.mark.slow
 
 
+# Today's waits between the tries of a late answer, shortened: 30 tries a second apart.
+SHORT_DELIVERY_WAITS = ",".join(["1"] * 30)
+# The sendMessage calls the old code made for one photo before giving up for good: 4 tries of
+# the job with 5 requests each, then an apology with 5; then silence.
+OLD_BUDGET_CALLS = 4 * 5 + 5
+
+
 @pytest.fixture(scope="module")
 def fault_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One worker process: it takes a chat's queued photos one at a time, in the order sent, and
     a killed worker's job has no other worker to go to until the supervisor starts a new one."""
-    with running_stack(tmp_path_factory.mktemp("faults"), processes=1) as stack:
+    with running_stack(
+        tmp_path_factory.mktemp("faults"),
+        processes=1,
+        extra_env={"DIGITBOT_DELIVERY_RETRY_SECONDS": SHORT_DELIVERY_WAITS},
+    ) as stack:
         yield stack
 
 
@@ -265,3 +277,74 @@ def test_bot_restart_with_photos_queued_loses_nothing(fault_stack: Stack) -> Non
     for message_id, label in sent:
         assert wait_for_answer(stack, chat, message_id).startswith(f"{label} — ")
     assert_answered_once(stack, [(chat, message_id) for message_id, _ in sent])
+
+
+def test_bot_killed_between_fetching_a_photo_and_enqueueing_it_answers_it_once(
+    fault_stack: Stack,
+) -> None:
+    """The bot has fetched the photo's update and confirmed it to Telegram (its next getUpdates
+    went out), and is stopped in getFile, before the photo is enqueued, when it is SIGKILLed.
+    Telegram will not deliver that update again: the restarted bot finds it in its journal."""
+    stack = fault_stack
+    x, y = clear_arrays()
+    chat, index = 8400, 80
+    held = stack.standin.hold_next("getFile")
+    message_id = stack.standin.user_sends_photo(chat, digit_photo(x[index], seed=index))
+    try:
+        held.wait_until_held(timeout=ANSWER_TIMEOUT)
+        assert wait_until(lambda: stack.standin.pending_update_count == 0, timeout=ANSWER_TIMEOUT)
+        assert not waiting(stack.connection()), "enqueued before the kill"
+        os.killpg(stack.bot.pid, signal.SIGKILL)
+        held.wait_until_abandoned(timeout=ANSWER_TIMEOUT)  # the bot is dead
+    finally:
+        held.drop()  # the killed bot's getFile never reached Telegram
+    assert stack.bot.process is not None and stack.bot.process.wait() == -signal.SIGKILL
+    stack.bot = ManagedProcess(
+        "bot-after-kill", digitbot_command("bot"), stack.env, stack.log_dir
+    ).start()
+    stack.bot.wait_for_log("ready", timeout=60)
+
+    assert wait_for_answer(stack, chat, message_id).startswith(f"{int(y[index])} — ")
+    assert_answered_once(stack, [(chat, message_id)])
+    assert "handling 1 update(s) taken in before a restart" in stack.bot.log()
+
+
+def refused_sends(stack: Stack) -> int:
+    """How many sendMessage calls the stand-in answered with a 502 so far."""
+    log = stack.standin.requests_log
+    return sum(1 for r in log if r.method == "sendMessage" and r.status == 502)
+
+
+def test_a_bot_api_outage_longer_than_the_old_budget_ends_with_one_answer_read_once(
+    fault_stack: Stack,
+) -> None:
+    """sendMessage fails (502) from the photo's first answer on, until the stand-in has refused
+    more calls than the old code made before it gave up for good (about 62 s of tries). Late
+    answers wait 1 s a try here (DIGITBOT_DELIVERY_RETRY_SECONDS; the default schedule's shape:
+    tests/worker/test_delivery.py). Once the Bot API is back, one answer comes, and the photo
+    was read once."""
+    stack = fault_stack
+    x, y = clear_arrays()
+    chat, index = 8500, 90
+    refused_before = refused_sends(stack)
+    stack.standin.start_outage("sendMessage")
+    try:
+        message_id = stack.standin.user_sends_photo(chat, digit_photo(x[index], seed=index))
+        assert wait_until(
+            lambda: refused_sends(stack) - refused_before > OLD_BUDGET_CALLS, timeout=180
+        ), f"{refused_sends(stack) - refused_before} sends refused\n{stack.workers.log()[-3000:]}"
+        assert answers_to(stack, chat, message_id) == []
+    finally:
+        stack.standin.end_outage()
+
+    assert wait_for_answer(stack, chat, message_id).startswith(f"{int(y[index])} — ")
+    assert_answered_once(stack, [(chat, message_id)])
+    bot_id = int(stack.standin.token.partition(":")[0])
+    job = Job.fetch(
+        keys.recognition_job_id(chat, message_id, bot_id=bot_id),
+        connection=stack.connection(),
+        serializer=defaults.JOB_SERIALIZER,
+    )
+    request_id = job.args[0]["request_id"]
+    assert stack.workers.log().count(f"request {request_id}: read ") == 1  # one reading
+    assert f"request {request_id}: answer delivered late" in stack.workers.log()

@@ -77,6 +77,9 @@ def test_retrain_includes_corrections_reports_progress_and_keeps_a_better_champi
             "photo_digits": 0,
             "photo_negatives": 0,
             "photo_low_resolution": 0,
+            "photo_styled": 0,
+            "placed_digits": 0,
+            "placed_negatives": 0,
         },
     )  # fmt: skip
     queue = Queue(
@@ -169,6 +172,8 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", raising=False)
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", raising=False)
     monkeypatch.delenv("DIGITBOT_RETRAIN_PHOTO_STYLED", raising=False)
+    monkeypatch.delenv("DIGITBOT_RETRAIN_PLACED_DIGITS", raising=False)
+    monkeypatch.delenv("DIGITBOT_RETRAIN_PLACED_NEGATIVES", raising=False)
     shipped = json.loads(
         (Path(__file__).parents[2] / "digitbot" / "models" / "champion.json").read_text()
     )
@@ -180,6 +185,8 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
     assert recipe.num_negative_photos == shipped_recipe["num_negative_photos"]
     assert recipe.num_low_resolution_photos == shipped_recipe.get("num_low_resolution_photos", 0)
     assert recipe.num_styled_photos == shipped_recipe.get("num_styled_photos", 0)
+    assert recipe.num_placed_photos == shipped_recipe.get("num_placed_photos", 0)
+    assert recipe.num_placed_negative_photos == shipped_recipe.get("num_placed_negative_photos", 0)
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_DIGITS", "300")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_NEGATIVES", "0")
     monkeypatch.setenv("DIGITBOT_RETRAIN_PHOTO_LOW_RESOLUTION", "0")
@@ -189,12 +196,9 @@ def test_retraining_adds_photo_crops_like_the_shipped_model(
         300,
         0,
     )
-    assert (
-        photo_crop_recipe(
-            {"photo_digits": 0, "photo_negatives": 0, "photo_low_resolution": 0, "photo_styled": 0}
-        )
-        is None
-    )
+    nothing = ("photo_digits", "photo_negatives", "photo_low_resolution", "photo_styled")
+    nothing += ("placed_digits", "placed_negatives")
+    assert photo_crop_recipe(dict.fromkeys(nothing, 0)) is None
     request = photo_crop_recipe({"photo_digits": 5, "photo_negatives": 7, "photo_styled": 3})
     assert request is not None and request.num_negative_photos == 7
     assert request.num_styled_photos == 3

@@ -1,11 +1,13 @@
 """One answer per photo when deliveries of it overlap (worker.delivery): runs of one job at once,
-a dead attempt's lease, a slow send, a send Telegram refused. Real Redis, a real in-process
-worker where RQ's handling matters, the stand-in Bot API."""
+a dead attempt's lease, a slow send, a send Telegram refused; and an answer the Bot API could not
+take for over an hour, sent late (worker.redelivery). Real Redis, a real in-process worker where
+RQ's handling matters, the stand-in Bot API."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,10 +15,13 @@ import redis
 from rq import Queue, Retry
 from rq.job import Job
 
-from digitbot import defaults
+from digitbot import defaults, keys
 from digitbot.answer_marks import answer_mark_key
 from digitbot.intake import PhotoIntake
+from digitbot.settings import Settings
+from digitbot.telegram_reply import TelegramReplier
 from reading import pipeline
+from tests.conftest import FAKE_TOKEN
 from tests.support.photos import clear_arrays, digit_photo
 from tests.support.telegram_standin import TelegramStandIn
 from tests.worker.conftest import drain
@@ -227,3 +232,90 @@ def test_a_refused_send_gives_the_lease_up_so_the_next_try_sends(
     answers = answers_to(standin, 9, message_id)
     assert len(answers) == 1 and answers[0].text.startswith(f"{int(y[8])} — ")
     assert job.get_status(refresh=True) == "finished"
+
+
+def test_the_default_redelivery_schedule_grows_and_covers_more_than_an_hour() -> None:
+    waits = Settings().delivery_retry_seconds
+    assert waits == defaults.DELIVERY_RETRY_SECONDS
+    assert waits[0] <= 10  # a short blip costs seconds, not minutes
+    assert all(a <= b for a, b in zip(waits, waits[1:], strict=False))
+    assert waits[-1] > 10 * waits[0]
+    assert sum(waits) >= 3600
+    shortened = Settings.from_env({"DIGITBOT_DELIVERY_RETRY_SECONDS": "1, 2,4"})
+    assert shortened.delivery_retry_seconds == (1, 2, 4)
+
+
+def run_the_due_retry(connection: redis.Redis, since: datetime) -> float:
+    """Enqueue the one scheduled job now, as RQ's scheduler does once its time has come, so the
+    test waits for nothing; returns the seconds it was scheduled to wait after `since`."""
+    queue = recognition_queue(connection)
+    registry = queue.scheduled_job_registry
+    (job_id,) = registry.get_job_ids()
+    job = queue.fetch_job(job_id)
+    assert job is not None
+    wait = (registry.get_scheduled_time(job) - since).total_seconds()
+    registry.remove(job)
+    queue.enqueue_job(job)
+    return wait
+
+
+def ended(job: Job) -> datetime:
+    """When the job's last try ended (its retry was scheduled from then), in UTC."""
+    job.refresh()
+    assert job.ended_at is not None
+    moment = job.ended_at
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def test_an_answer_the_bot_api_cannot_take_for_over_an_hour_is_sent_once_without_reading_again(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every sendMessage fails (502) from the photo's first answer on. The job reads the photo
+    once and hands its answer to a delivery job; RQ schedules its tries after the growing waits
+    of the default schedule (each try run here at once, when it is due). After more than an
+    hour of waits, with 502s all along, the Bot API is back and the next try sends one answer."""
+    _, y = clear_arrays()
+    runtime._replier = TelegramReplier(FAKE_TOKEN, standin.api_url, sleep=lambda _: None)
+    readings: list[bytes] = []
+    real_read_photo = jobs.read_photo
+
+    def counted_read_photo(photo: bytes, model: Any) -> Any:
+        readings.append(photo)
+        return real_read_photo(photo, model)
+
+    monkeypatch.setattr(jobs, "read_photo", counted_read_photo)
+    standin.start_outage("sendMessage")
+    job, message_id = send_photo(standin, redis_conn, 2)
+
+    drain(redis_conn)  # the recognition job: read, refused 5 times, handed over
+    result = job.return_value(refresh=True)
+    request_id = job.args[0]["request_id"]
+    assert result is not None and result["delivery"] == keys.delivery_job_id(request_id)
+    refused = standin.calls("sendMessage")
+    assert refused == defaults.TELEGRAM_MAX_ATTEMPTS
+    waited: list[float] = []
+    while sum(waited) < 3600:
+        waited.append(run_the_due_retry(redis_conn, since=ended(job)))
+        job = recognition_queue(redis_conn).fetch_job(keys.delivery_job_id(request_id))
+        assert job is not None
+        drain(redis_conn)
+        assert standin.calls("sendMessage") == refused + len(waited)  # one request a try
+    assert answers_to(standin, 9, message_id) == []
+    expected = defaults.DELIVERY_RETRY_SECONDS[: len(waited)]
+    # The first wait counts from when the job scheduled it, a moment before it ended.
+    assert all(e - 3 <= w <= e + 1 for w, e in zip(waited, expected, strict=True)), waited
+
+    standin.end_outage()
+    run_the_due_retry(redis_conn, since=ended(job))
+    drain(redis_conn)
+    answers = answers_to(standin, 9, message_id)
+    assert len(answers) == 1 and answers[0].text.startswith(f"{int(y[2])} — ")
+    assert answers[0].reply_markup is not None  # the buttons came along
+    assert len(readings) == 1
+    assert delivery.says_sent(redis_conn.get(answer_mark_key(redis_conn, 0, 9, message_id)) or b"")
+    assert recognition_queue(redis_conn).scheduled_job_registry.get_job_ids() == []
+    drain(redis_conn)
+    assert len(answers_to(standin, 9, message_id)) == 1

@@ -15,7 +15,9 @@ from digitbot import defaults, keys, texts
 from digitbot.answer_marks import answer_mark_key
 from digitbot.errors import CorruptImageError
 from digitbot.intake import PhotoIntake
+from digitbot.telegram_reply import TelegramReplier
 from reading import pipeline
+from tests.conftest import FAKE_TOKEN
 from tests.support.photos import clear_arrays, corrupt_jpeg, digit_photo
 from tests.support.telegram_standin import TelegramStandIn
 from tests.worker.conftest import drain
@@ -101,6 +103,43 @@ def test_failing_for_good_sends_one_apology_and_keeps_the_job_in_failed_registry
         defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
     )
     assert submission.job_id in failed.get_job_ids()
+
+
+def test_the_apology_waits_for_a_bot_api_that_is_down_like_an_answer(
+    runtime: WorkerRuntime,
+    redis_conn: redis.Redis,
+    standin: TelegramStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The job fails for good while the Bot API is down: its apology goes to a delivery job,
+    which sends it once the Bot API is back."""
+
+    def broken(data: bytes) -> None:
+        raise RuntimeError("preprocessing exploded")
+
+    monkeypatch.setattr(pipeline, "preprocess", broken)
+    monkeypatch.setattr(defaults, "RECOGNITION_RETRY_INTERVALS", (0, 0))
+    runtime._replier = TelegramReplier(FAKE_TOKEN, standin.api_url, sleep=lambda _: None)
+    standin.start_outage("sendMessage")
+    x, _ = clear_arrays()
+    submission = PhotoIntake(redis_conn, max_queue_depth=10).submit(
+        digit_photo(x[0]), source="telegram-photo", chat_id=9, message_id=85
+    )
+    drain(redis_conn)
+    assert standin.sent(chat_id=9) == []
+    queue = Queue(
+        defaults.QUEUE_RECOGNITION, connection=redis_conn, serializer=defaults.JOB_SERIALIZER
+    )
+    apology = keys.delivery_job_id(submission.request_id)
+    assert queue.scheduled_job_registry.get_job_ids() == [apology]
+
+    standin.end_outage()
+    queue.scheduled_job_registry.remove(apology)  # its time has come
+    job = queue.fetch_job(apology)
+    assert job is not None
+    queue.enqueue_job(job)
+    drain(redis_conn)
+    assert [r.text for r in standin.sent(chat_id=9)] == [texts.JOB_FAILED]
 
 
 def test_web_request_result_is_stored_with_model_inputs(

@@ -58,6 +58,9 @@ class UpdatesApi(StandInState):
             while True:
                 if self._stopping:
                     return []
+                status = self._outage_status("getUpdates")
+                if status is not None:  # the Bot API went down under this poll
+                    raise ApiError(status, "Bad Gateway")
                 if generation != self._poll_generation:
                     raise ApiError(
                         409,

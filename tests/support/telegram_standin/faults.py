@@ -1,4 +1,5 @@
-"""Fault injection: the next calls of a method answered with an error, or held at a gate."""
+"""Fault injection: the next calls of a method answered with an error, or held at a gate, or
+every call failing until the outage ends."""
 
 from __future__ import annotations
 
@@ -28,6 +29,21 @@ class FaultInjection(StandInState):
             faults = self._faults.setdefault(name, deque())
             faults.extend(Fault(status, retry_after, description) for _ in range(count))
 
+    def start_outage(self, *methods: str, status: int = 502) -> None:
+        """Answer every call of `methods` (every method and download when none is named) with
+        `status` until `end_outage()`, as a Bot API that is down (502: nginx's page). Long polls
+        waiting now end with the same error."""
+        names = frozenset(self._canonical(method) for method in methods)
+        with self._cond:
+            self._outage = (names, status)
+            self._cond.notify_all()
+
+    def end_outage(self) -> None:
+        """The Bot API is back: calls are handled again."""
+        with self._cond:
+            self._outage = None
+            self._cond.notify_all()
+
     def hold_next(self, method: str, *, chat_id: int | None = None, count: int = 1) -> Hold:
         """Stop the next `count` calls of `method` (for `chat_id` only, when given; downloads
         have no chat) before they are handled, until the returned `Hold` is released or
@@ -41,6 +57,9 @@ class FaultInjection(StandInState):
         """Count a call of `name`; the fault injected for it, if any."""
         with self._cond:
             self._calls[name] += 1
+            status = self._outage_status(name)
+            if status is not None:
+                return Fault(status, 1, None)
             faults = self._faults.get(name)
             return faults.popleft() if faults else None
 

@@ -82,12 +82,22 @@ class StandInState:
         self._calls: Counter[str] = Counter()
         self._faults: dict[str, deque[Fault]] = {}
         self._holds: list[Hold] = []
+        # An outage (FaultInjection.start_outage): the methods it covers (all when empty), status.
+        self._outage: tuple[frozenset[str], int] | None = None
         self._commands: dict[str, list[JSONDict]] = {}
         self._internal_errors: list[str] = []
 
     def _api_handlers(self) -> dict[str, Callable[[Params], Any]]:
         """The Bot API methods served, by name (`api.BotApi` has them)."""
         raise NotImplementedError
+
+    def _outage_status(self, name: str) -> int | None:
+        """The status an outage answers a call of `name` with now, if one covers it."""
+        with self._cond:
+            if self._outage is None:
+                return None
+            methods, status = self._outage
+            return status if not methods or name in methods else None
 
     def _canonical(self, method: str) -> str:
         try:
