@@ -138,21 +138,17 @@ def count_outcomes(fault: str, sent: Sequence[SentPhoto], answers: Answers) -> F
     )  # fmt: skip
 
 
-def strike_later(stack: Any, fault: Fault, after: float) -> threading.Thread:
-    """Run the fault in a thread, `after` seconds from now, while photos are being sent."""
-
-    def run() -> None:
-        time.sleep(after)
-        say(f"  fault: {fault.name}")
-        fault.strike(stack)
-        if fault.recover is not None:
-            time.sleep(fault.seconds)
-            fault.recover(stack)
-            say(f"  fault over: {fault.name}")
-
-    thread = threading.Thread(target=run, name=f"fault {fault.name}", daemon=True)
-    thread.start()
-    return thread
+def strike(stack: Any, fault: Fault, after: float) -> None:
+    """Run the fault `after` seconds from now, in this thread: a redis-server started again
+    dies with the thread that started it (digitbot.procutil.die_with_parent), so that must be
+    the main one, and photos are sent from another."""
+    time.sleep(after)
+    say(f"  fault: {fault.name}")
+    fault.strike(stack)
+    if fault.recover is not None:
+        time.sleep(fault.seconds)
+        fault.recover(stack)
+        say(f"  fault over: {fault.name}")
 
 
 def wait_until_settled(stack: Any, sent: Sequence[SentPhoto], timeout: float) -> None:
@@ -191,9 +187,18 @@ def run_phase(
     phase = LoadPlan(plan.rate, duration, plan.users, plan.drain_timeout)
     first_chat = FIRST_CHAT_ID + (index + 1) * CHATS_PER_PHASE
     say(f"phase {index + 1}: {phase.num_photos} photos over {duration:g} s; {fault.name}")
-    thread = strike_later(stack, fault, fault_at)
-    sent = send_on_schedule(stack.standin, photos, phase, first_chat=first_chat)
-    thread.join()
+    sent: list[SentPhoto] = []
+    sender = threading.Thread(
+        target=lambda: sent.extend(
+            send_on_schedule(stack.standin, photos, phase, first_chat=first_chat)
+        ),
+        name="sender",
+    )
+    sender.start()
+    try:
+        strike(stack, fault, fault_at)
+    finally:
+        sender.join()
     wait_until_settled(stack, sent, plan.drain_timeout)
     time.sleep(SETTLE_SECONDS)  # a late second reply would show up now
     answers = collect_answers(stack.standin, {p.chat_id for p in sent})

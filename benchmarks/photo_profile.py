@@ -2,9 +2,11 @@
 
     python -m benchmarks.photo_profile                       # 1280×960 and 4000×3000 JPEGs
     python -m benchmarks.photo_profile --photo "640×480 JPEG" --repeats 50 --top 30
+    python -m benchmarks.photo_profile --baseline 35d6d5b    # that commit's, then the checkout's
 
 Each stage function of `reading` is wrapped by a timer for the run (its time includes the
-stages it calls), so the table says how much of `preprocess` each stage takes.
+stages it calls), so the table says how much of `preprocess` each stage takes. OpenCV runs on
+DIGITBOT_COMPUTE_THREADS threads, as in a worker.
 """
 
 from __future__ import annotations
@@ -15,11 +17,16 @@ import cProfile
 import functools
 import importlib
 import io
+import os
 import pstats
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
+
+from benchmarks import baseline
 
 # (module, function): the stages of `preprocess`, outermost first. A function that a module
 # imported by name is timed where it is called from, so both places are listed.
@@ -31,7 +38,8 @@ STAGES = (
     ("reading.preprocess", "find_ink_clean"),
     ("reading.preprocess", "find_ink"),
     ("reading.preprocess_ink", "is_dark_ink"),
-    ("reading.preprocess_ink", "_block_reduce"),
+    ("reading.preprocess_ink", "_block_reduce"),  # before issue 20
+    ("reading.preprocess_ink", "_block_max"),  # after
     ("reading.preprocess_ink", "estimate_background"),
     ("reading.preprocess_ink", "flatten"),
     ("reading.preprocess_ink", "_median_and_noise"),
@@ -131,7 +139,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--photo", action="append", choices=labels, help="photo kind (repeat)")
     parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
     parser.add_argument("--top", type=int, default=DEFAULT_TOP)
+    parser.add_argument(
+        "--baseline",
+        default=None,
+        metavar="REV",
+        help="first profile the reading library of git revision REV (e.g. "
+        f"{baseline.BASELINE_REVISION}, the one before OpenCV), then the checkout's",
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        rest = [a for a in (argv if argv is not None else sys.argv[1:]) if a != args.baseline]
+        rest = [a for a in rest if a != "--baseline" and not a.startswith("--baseline=")]
+        print(f"#### before: the reading library at {baseline.describe(args.baseline)}", flush=True)
+        env = {**os.environ, **baseline.environment(baseline.prepare(args.baseline))}
+        command = [sys.executable, "-m", "benchmarks.photo_profile", *rest]
+        subprocess.run(command, cwd=baseline.REPO_ROOT, env=env, check=True)
+        print("#### after: the checkout", flush=True)
+    import cv2
+
+    from digitbot.settings import Settings
+
+    cv2.setNumThreads(Settings.from_env().compute_threads)  # as in a worker process
     kinds = {kind.label: kind for kind in PHOTO_KINDS}
     for label in args.photo or DEFAULT_PHOTOS:
         photos = [data for data, _ in make_photos(kinds[label])]

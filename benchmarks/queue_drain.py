@@ -96,7 +96,7 @@ def warm_up(stack: Any, photos: Sequence[tuple[bytes, int]]) -> None:
 
 
 def drain(
-    stack: Any, photos: Sequence[tuple[bytes, int]], first_chat: int, label: str = ""
+    stack: Any, photos: Sequence[tuple[bytes, int]], first_chat: int, version: str = ""
 ) -> Drain:
     """Queue `photos` while the worker is stopped, let it go, time until all are answered."""
     standin = stack.standin
@@ -130,7 +130,7 @@ def drain(
         seconds=max(t for found in mine.values() for t, _ in found) - started,
         worker_cpu_seconds=cpu_after - cpu_before,
     )
-    say(f"drain of {len(photos)}: {result.photos_per_second:.1f} photos/s ({label})")
+    say(f"drain of {len(photos)}: {result.photos_per_second:.1f} photos/s ({version})")
     return result
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,40 +75,97 @@ class Section:
         return "\n".join(parts).rstrip() + "\n"
 
 
+def section_markers(name: str) -> tuple[str, str]:
+    """The comments around benchmark `name`'s generated block in BENCHMARKS.md."""
+    return f"<!-- bench:{name}:begin -->", f"<!-- bench:{name}:end -->"
+
+
 def render_document(
     machine: Machine,
-    sections: Sequence[Section],
+    sections: Mapping[str, Section],
     load_section: str | None,
     command: str,
     *,
     quick: bool = False,
+    previous: str | None = None,
 ) -> str:
-    """The whole of BENCHMARKS.md; `load_section` is Markdown kept between the load markers."""
-    parts = [
-        "# digitbot benchmarks",
-        "",
-        f"Generated {machine.date} by `{command}`. Regenerate with `{REGENERATE_COMMAND}` "
-        "(add `--with-load` to run the load test as well, or `--load-json FILE` to include a "
-        "load test run separately with `python -m benchmarks.loadtest --json FILE`).",
-        "",
-        f"Machine: {machine.describe()}.",
-        "",
-        *(
-            [
-                "**Quick run** (small counts, no training): indicative only; the numbers of "
-                "record come from a full run on a quiet machine.",
-                "",
-            ]
-            if quick
-            else []
-        ),
-        "Every comparison is a ratio of two measurements taken in the same run, so it holds "
-        "better across machines than the absolute numbers do.",
-        "",
-    ]
-    parts += [section.to_markdown() for section in sections]
-    parts += [LOAD_BEGIN, (load_section or "## Load test\n\nNot run yet.\n").rstrip(), LOAD_END]
-    return "\n".join(parts).rstrip() + "\n"
+    """BENCHMARKS.md with `sections` (by benchmark name) as measured now.
+
+    Each generated part sits between markers (`section_markers`, the load-test markers); with
+    `previous` (the file as it was), only the parts measured now are replaced: everything
+    outside the markers (hand-written notes, tables of runs done by hand) stays as it was, and
+    so do the sections of benchmarks not run this time. `load_section` None keeps the last
+    load test. A section new to the file goes after the last generated one.
+    """
+    blocks = {
+        name: _section_block(section, machine, command, quick) for name, section in sections.items()
+    }
+    header = _header()
+    if previous is None:
+        parts = [_marked("header", header), *(_marked(n, b) for n, b in blocks.items())]
+        load = load_section or "## Load test\n\nNot run yet.\n"
+        parts.append(f"{LOAD_BEGIN}\n{load.rstrip()}\n{LOAD_END}")
+        return "\n\n".join(parts).rstrip() + "\n"
+    document = _replace_block(previous, *section_markers("header"), header, at_start=True)
+    for name, block in blocks.items():
+        document = _replace_block(document, *section_markers(name), block)
+    if load_section is not None:
+        document = _replace_block(document, LOAD_BEGIN, LOAD_END, load_section)
+    return document.rstrip() + "\n"
+
+
+def _header() -> str:
+    return "\n".join(
+        [
+            "# digitbot benchmarks",
+            "",
+            f"Regenerate with `{REGENERATE_COMMAND}` (add `--only NAMES` to rerun some of the "
+            "sections, `--with-load` to run the load test as well, or `--load-json FILE` to "
+            "include a load test run separately with `python -m benchmarks.loadtest --json "
+            "FILE`): it replaces the sections it measures and keeps the rest, hand-written "
+            "notes included. Each section says when, by which command and on which machine it "
+            "was measured.",
+            "",
+            "Every comparison is a ratio of two measurements taken in the same run, so it holds "
+            "better across machines than the absolute numbers do.",
+        ]
+    )
+
+
+def _section_block(section: Section, machine: Machine, command: str, quick: bool) -> str:
+    quick_note = (
+        " **Quick run** (small counts): indicative only; the numbers of record come from a "
+        "full run on a quiet machine."
+        if quick
+        else ""
+    )
+    provenance = f"Measured {machine.date} by `{command}` on {machine.describe()}.{quick_note}"
+    return section.to_markdown().rstrip() + "\n\n" + provenance
+
+
+def _marked(name: str, block: str) -> str:
+    begin, end = section_markers(name)
+    return f"{begin}\n{block.rstrip()}\n{end}"
+
+
+def _replace_block(
+    document: str, begin: str, end: str, block: str, *, at_start: bool = False
+) -> str:
+    """`document` with the text between `begin` and `end` replaced by `block`; where the
+    markers are missing, the marked block is added at the start (`at_start`) or after the
+    last generated block (before the load test's, or at the end)."""
+    marked = f"{begin}\n{block.rstrip()}\n{end}"
+    start = document.find(begin)
+    stop = document.find(end, start + len(begin)) if start >= 0 else -1
+    if start >= 0 and stop >= 0:
+        return document[:start] + marked + document[stop + len(end) :]
+    if at_start:
+        return marked + "\n\n" + document.lstrip()
+    ends = [m.end() for m in re.finditer(r"<!-- bench:[\w-]+:end -->", document)]
+    position = ends[-1] if ends else document.find(LOAD_BEGIN)
+    if position < 0:
+        return document.rstrip() + "\n\n" + marked + "\n"
+    return document[:position].rstrip() + "\n\n" + marked + "\n\n" + document[position:].lstrip()
 
 
 def extract_load_section(document: str) -> str | None:

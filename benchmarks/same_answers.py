@@ -115,9 +115,10 @@ def compare(
 
 
 def save(path: Path, names: Sequence[str], answers: Sequence[Answer]) -> None:
-    crops = {f"crops_{i}": a.crops for i, a in enumerate(answers)}
-    meta = [(a.text, a.reason, json.dumps(a.boxes)) for a in answers]
-    np.savez_compressed(path, names=np.array(names), meta=np.array(meta, dtype=object), **crops)
+    arrays: dict[str, np.ndarray] = {f"crops_{i}": a.crops for i, a in enumerate(answers)}
+    arrays["names"] = np.array(names)
+    arrays["meta"] = np.array([(a.text, a.reason, json.dumps(a.boxes)) for a in answers], object)
+    np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
 
 
 def load(path: Path) -> tuple[list[str], list[Answer]]:

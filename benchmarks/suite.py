@@ -2,6 +2,7 @@
 
 python -m benchmarks --quick                  # small counts, no training, a minute or two
 python -m benchmarks --write BENCHMARKS.md    # full counts and the training run (slow)
+python -m benchmarks --only photos,drain --write BENCHMARKS.md   # those sections only
 python -m benchmarks --write BENCHMARKS.md --with-load        # and the load test
 python -m benchmarks --write BENCHMARKS.md --load-json load.json
 """
@@ -19,7 +20,7 @@ from typing import Any
 
 from benchmarks import load_report, loadtest
 from benchmarks.machine import describe_machine
-from benchmarks.report import Section, extract_load_section, render_document
+from benchmarks.report import Section, render_document
 
 BENCHMARK_NAMES = ("model", "photos", "jobs", "drain", "training")
 QUICK_LOAD_DURATION_SECONDS = 10.0
@@ -101,6 +102,7 @@ def skipped_training(reason: str) -> Section:
         summary=f"Not measured in this run ({reason}); run without {reason} to measure it.",
         headers=[],
         rows=[],
+        data={"skipped": True},  # --write keeps the section measured last
     )
 
 
@@ -158,12 +160,18 @@ def run_suite(args: argparse.Namespace, argv: Sequence[str]) -> int:
     load_document = run_load_test(args)
     load_markdown = load_report.markdown_section(load_document) if load_document else None
     if args.write:
-        if load_markdown is None and args.write.exists():
-            load_markdown = extract_load_section(args.write.read_text())  # keep the last one
+        # The sections measured now replace theirs; the rest of the file (the other sections,
+        # the last load test, hand-written notes) stays as it was.
+        previous = args.write.read_text() if args.write.exists() else None
+        measured = {
+            name: section
+            for name, section in sections.items()
+            if previous is None or not section.data.get("skipped")
+        }
         command = " ".join(["python -m benchmarks", *argv])
         args.write.write_text(
             render_document(
-                machine, list(sections.values()), load_markdown, command, quick=args.quick
+                machine, measured, load_markdown, command, quick=args.quick, previous=previous
             )
         )
         print(f"wrote {args.write}", file=sys.stderr)

@@ -132,10 +132,13 @@ def _median_of_counts(counts: np.ndarray, values: np.ndarray) -> float:
     """np.median of `counts[i]` copies of each `values[i]` (`values` ascending)."""
     total = int(counts.sum())
     ends = np.cumsum(counts)
-    middle = [total // 2 - 1, total // 2] if total % 2 == 0 else [total // 2]
-    # The value at sorted position j is the first whose running count passes j; np.median
-    # then averages the middle two as it would on the values themselves.
-    return float(np.median(values[np.searchsorted(ends, middle, side="right")]))
+    # The value at sorted position j is the first whose running count passes j.
+    upper = values[int(np.searchsorted(ends, total // 2, side="right"))]
+    if total % 2:
+        return float(upper)
+    lower = values[int(np.searchsorted(ends, total // 2 - 1, side="right"))]
+    # np.median's mean of the middle two, in the values' own precision.
+    return float((lower + upper) / values.dtype.type(2))
 
 
 def find_ink_clean(gray: np.ndarray) -> InkMaps | None:

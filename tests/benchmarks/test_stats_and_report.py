@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from benchmarks.machine import cpu_model, describe_machine
 from benchmarks.report import (
+    LOAD_BEGIN,
     Section,
     extract_load_section,
     fmt,
     markdown_table,
     render_document,
+    section_markers,
 )
 from benchmarks.stats import median_ms, percentile, ratio, summarize_latencies, time_calls
 
@@ -88,13 +91,68 @@ def test_document_keeps_the_load_section_between_markers() -> None:
     machine = describe_machine()
     section = Section("Model", "What was measured.", ["batch", "ms"], [[1, 0.8]], ["a note"])
     load = "## Load test\n\n| workers |\n| --- |\n| 2 |\n"
-    document = render_document(machine, [section], load, "python -m benchmarks --quick")
+    document = render_document(machine, {"model": section}, load, "python -m benchmarks --quick")
     assert "## Model" in document and "| batch |" in document and "- a note" in document
     assert machine.cpu_model in document
+    assert "Measured " in document and "by `python -m benchmarks --quick`" in document
     assert extract_load_section(document) == load
     assert extract_load_section("# no markers here\n") is None
-    again = render_document(machine, [section], extract_load_section(document), "again")
+    again = render_document(machine, {"model": section}, None, "again", previous=document)
     assert extract_load_section(again) == load
+
+
+HAND_WRITTEN = "## Photo benchmark (accuracy)\n\nRun by hand with `digitbot evaluate`.\n"
+
+
+def test_writing_again_replaces_only_the_sections_measured_now() -> None:
+    machine = describe_machine()
+    model = Section("Model", "Model calls.", ["batch", "ms"], [[1, 0.8]])
+    photos = Section("Photos", "Photo stages.", ["photo", "ms"], [["1280", 20.0]])
+    first = render_document(
+        machine, {"model": model, "photos": photos}, "## Load test\n\nRun.\n", "first"
+    )
+    # Notes written by hand: after a section's block, and a section of their own.
+    model_end = section_markers("model")[1]
+    edited = first.replace(model_end, model_end + "\n\nMeasured twice more by hand.")
+    edited = edited.replace(LOAD_BEGIN, HAND_WRITTEN + "\n" + LOAD_BEGIN)
+    faster = Section("Photos", "Photo stages.", ["photo", "ms"], [["1280", 8.0]])
+    drain = Section("Drain", "One worker.", ["version", "photos/s"], [["after", 40.0]])
+    second = render_document(
+        machine, {"photos": faster, "drain": drain}, None, "second", previous=edited
+    )
+    assert "Measured twice more by hand." in second and HAND_WRITTEN in second
+    assert "| 1280  | 8.00 |" in second and "20.00" not in second  # photos replaced
+    assert "Model calls." in second and "by `first`" in second  # model kept as it was
+    assert extract_load_section(second) == "## Load test\n\nRun.\n"
+    # The new section goes after the last generated one, before the hand-written section.
+    assert second.index("## Drain") < second.index(HAND_WRITTEN) < second.index(LOAD_BEGIN)
+    assert second.index("## Photos") < second.index("## Drain")
+    assert render_document(machine, {}, None, "third", previous=second).count("## Drain") == 1
+
+
+def test_suite_write_keeps_the_hand_written_sections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import suite
+
+    document = tmp_path / "BENCHMARKS.md"
+    sections = {
+        "model": Section("Model", "Model calls.", ["batch", "ms"], [[1, 0.8]]),
+        "training": Section("Training", "Ten epochs.", ["epoch", "min"], [[1, 0.9]]),
+    }
+    monkeypatch.setattr(
+        suite,
+        "benchmark_runners",
+        lambda args: {name: (lambda s=s: s) for name, s in sections.items()},
+    )
+    assert suite.main(["--only", "model,training", "--write", str(document)]) == 0
+    document.write_text(document.read_text() + "\n" + HAND_WRITTEN)
+    sections["model"] = Section("Model", "Model calls.", ["batch", "ms"], [[1, 0.5]])
+    sections["training"] = suite.skipped_training("--quick")
+    assert suite.main(["--quick", "--only", "model,training", "--write", str(document)]) == 0
+    text = document.read_text()
+    assert HAND_WRITTEN in text and "0.50" in text and "0.80" not in text
+    assert "Ten epochs." in text and "Not measured" not in text  # a skipped run keeps the last
 
 
 def test_cpu_model_is_read_from_cpuinfo() -> None:
