@@ -71,7 +71,8 @@ def environment(folder: Path | None) -> dict[str, str]:
     checkout's own reading library)."""
     if folder is None:
         return {}
-    current = os.environ.get("PYTHONPATH", "")
+    # Passing the environment on to a child (not a setting): its PYTHONPATH, extended.
+    current = dict(os.environ).get("PYTHONPATH", "")
     return {"PYTHONPATH": os.pathsep.join(p for p in (str(folder), current) if p)}
 
 

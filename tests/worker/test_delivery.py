@@ -150,7 +150,9 @@ def test_a_dead_attempts_lease_holds_the_answer_back_until_it_lapses(
     _, y = clear_arrays()
     job, message_id = send_photo(standin, redis_conn, 4)
     mark = answer_mark_key(redis_conn, 0, 9, message_id)
-    redis_conn.set(mark, "sending:dead-attempt", ex=defaults.ANSWER_SENDING_TTL_SECONDS)
+    # A lease long enough that it cannot lapse while the test runs, however slow the machine;
+    # the test itself says when it has lapsed (below).
+    redis_conn.set(mark, "sending:dead-attempt", ex=3600)
     queue = recognition_queue(redis_conn)
 
     drain(redis_conn)
@@ -181,7 +183,9 @@ def test_a_slow_send_keeps_its_lease_past_the_lease_time(
 ) -> None:
     """A send held at the stand-in for longer than the lease: the lease is renewed meanwhile,
     so a second run still finds it taken and sends nothing."""
-    monkeypatch.setattr(defaults, "ANSWER_SENDING_TTL_SECONDS", 1)
+    # Short enough to outlast in a few seconds, long enough that a loaded machine still renews
+    # within it (renewals come a third of the lease apart).
+    monkeypatch.setattr(defaults, "ANSWER_SENDING_TTL_SECONDS", 6)
     renewals: list[bool] = []
     renewed = threading.Condition()
     real_renew = delivery.SendingLease.renew
