@@ -1,7 +1,10 @@
 """Confirmations, corrections and privacy commands.
 
 Under each answer: "✅ right" and "✏️ correct it". Correcting offers digit buttons (per position
-for numbers) or typing the number. The answer message is edited to show what was recorded.
+for numbers) or typing the number, which may have more or fewer digits than were read; a number
+sent in reply to an answer corrects it as well. The answer message is edited to show what was
+recorded. An album's answer has a row of buttons per photo: ✏️ opens that photo's correction
+keyboard in a message of its own, and a recorded photo loses its ✅ / ✏️ there.
 digitbot.buttons lays the keyboards out and owns their callback data; here they become PTB
 objects. Admins name users by the first characters of their salted hash (/feedback and /review
 show defaults.USER_HASH_SHOWN of them): /exclude <user> keeps a user's samples out of training.
@@ -13,12 +16,20 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MaybeInaccessibleMessage,
+    Message,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot.context import INTAKE, SETTINGS
 from digitbot import buttons, defaults, texts
+from digitbot.albums import album_line
 from digitbot.buttons import Action
 from digitbot.feedback import FeedbackStore, RecordOutcome, outcome_message
 from digitbot.intake import PhotoIntake
@@ -68,8 +79,12 @@ async def on_feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
     if pending is None:
         await query.answer(texts.FEEDBACK_EXPIRED, show_alert=True)
         return
+    in_album = query.message is not None and is_album_answer(query.message)
     if press.action is Action.RIGHT:
         await _record(update, context, request_id, pending.text)
+    elif press.action is Action.CORRECT and in_album:
+        await query.answer()
+        await _open_album_correction(update, context, request_id, pending.text)
     elif press.action is Action.CORRECT:
         await query.answer()
         await _edit_markup(update, buttons.correction_markup(request_id, pending.text))
@@ -95,20 +110,84 @@ async def on_feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 
 async def on_typed_correction(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """Take a typed number as a correction when the user asked to type it. True if handled."""
-    if context.chat_data is None or TYPING_CORRECTION not in context.chat_data:
-        return False
+    """Take a typed number as a correction: sent in reply to one of the bot's answers (as the
+    ✏️ button would), or after "⌨️ type it". True if handled."""
     message = update.effective_message
-    text = (message.text or "").strip().replace(" ", "") if message else ""
-    if not text.isdigit():
+    if message is None:
+        return False
+    text = (message.text or "").strip().replace(" ", "")
+    if not (text.isascii() and text.isdigit()):
+        return False
+    replied = message.reply_to_message
+    if replied is not None and _is_our_answer(context, replied):
+        await _correct_by_reply(update, context, replied, text)
+        return True
+    if context.chat_data is None or TYPING_CORRECTION not in context.chat_data:
         return False
     request_id = context.chat_data.pop(TYPING_CORRECTION)
     outcome, _ = await asyncio.to_thread(
         _store(context).record, request_id, text, user_hash=_user_hash(update, context)
     )
-    assert message is not None
     await message.reply_text(outcome_message(outcome, text), do_quote=True)
     return True
+
+
+def is_album_answer(message: MaybeInaccessibleMessage) -> bool:
+    """True for the answer to an album (a line and a row of buttons per photo)."""
+    text = getattr(message, "text", None) or ""
+    return text.startswith(album_line(1, "")) or len(buttons.answer_targets(_markup(message))) > 1
+
+
+def _is_our_answer(context: ContextTypes.DEFAULT_TYPE, message: Message) -> bool:
+    """True for a message of this bot that carries an answer's buttons."""
+    sender = message.from_user
+    return (
+        sender is not None
+        and sender.id == context.bot.id
+        and bool(buttons.answer_targets(_markup(message)))
+    )
+
+
+def _markup(message: MaybeInaccessibleMessage | None) -> dict[str, Any] | None:
+    markup = getattr(message, "reply_markup", None)
+    return markup.to_dict() if markup is not None else None
+
+
+async def _correct_by_reply(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, answer: Message, label: str
+) -> None:
+    """A number sent in reply to an answer: the right reading of the photo it answers."""
+    message = update.effective_message
+    assert message is not None
+    targets = buttons.answer_targets(_markup(answer))
+    if len(targets) > 1:
+        await message.reply_text(texts.REPLY_TO_ALBUM, do_quote=True)
+        return
+    outcome, sample = await asyncio.to_thread(
+        _store(context).record, targets[0], label, user_hash=_user_hash(update, context)
+    )
+    note = outcome_message(
+        outcome, label, confirmed=sample is not None and sample.kind == "confirmed"
+    )
+    await message.reply_text(note, do_quote=True)
+    if outcome in (RecordOutcome.RECORDED, RecordOutcome.HELD):
+        await _show_recorded(context, answer, targets[0], note)
+
+
+async def _open_album_correction(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, request_id: str, digits: str
+) -> None:
+    """✏️ beside one photo of an album: its correction keyboard, in a message of its own that
+    replies to the album's answer (the answer keeps the other photos' buttons)."""
+    query = update.callback_query
+    assert query is not None and query.message is not None
+    number = buttons.button_number(_markup(query.message), str(query.data)) or "?"
+    await context.bot.send_message(
+        query.message.chat.id,
+        texts.ALBUM_CORRECTING.format(number=number, digits=digits),
+        reply_markup=keyboard(buttons.correction_markup(request_id, digits)),
+        reply_parameters=ReplyParameters(query.message.message_id),
+    )
 
 
 async def _record(
@@ -122,19 +201,50 @@ async def _record(
     note = outcome_message(
         outcome, label, confirmed=sample is not None and sample.kind == "confirmed"
     )
-    await query.answer(note if outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD) else "")
     message = query.message
-    if message is None or outcome not in (RecordOutcome.RECORDED, RecordOutcome.HELD):
+    recorded = outcome in (RecordOutcome.RECORDED, RecordOutcome.HELD)
+    # In an album's answer the note shows as a toast: the answer's text is every photo's.
+    in_album = message is not None and is_album_answer(message)
+    await query.answer(note if not recorded or in_album else "")
+    if message is None or not recorded:
         return
-    original = getattr(message, "text", None) or ""
-    first_line = original.split("\n")[0]
+    await _show_recorded(context, message, request_id, note)
+    replied_to = getattr(message, "reply_to_message", None)
+    if replied_to is not None and is_album_answer(replied_to):  # an album photo's correction
+        await _edit_keyboard(
+            context, replied_to, buttons.without_feedback(_markup(replied_to), request_id)
+        )
+
+
+async def _show_recorded(
+    context: ContextTypes.DEFAULT_TYPE, answer: MaybeInaccessibleMessage, request_id: str, note: str
+) -> None:
+    """Show on the answer that its feedback is recorded: the note under its first line and no
+    ✅ / ✏️ any more; in an album's answer, only that photo's buttons go."""
+    if is_album_answer(answer):
+        await _edit_keyboard(context, answer, buttons.without_feedback(_markup(answer), request_id))
+        return
+    first_line = (getattr(answer, "text", None) or "").split("\n")[0]
     try:
-        await query.edit_message_text(
+        await context.bot.edit_message_text(
             f"{first_line}\n{note}",
+            chat_id=answer.chat.id,
+            message_id=answer.message_id,
             reply_markup=keyboard(buttons.answer_markup(request_id, with_feedback=False)),
         )
     except BadRequest as exc:  # e.g. "message is not modified"
         log.debug("could not edit the answer: %s", exc)
+
+
+async def _edit_keyboard(
+    context: ContextTypes.DEFAULT_TYPE, message: MaybeInaccessibleMessage, markup: dict[str, Any]
+) -> None:
+    try:
+        await context.bot.edit_message_reply_markup(
+            chat_id=message.chat.id, message_id=message.message_id, reply_markup=keyboard(markup)
+        )
+    except BadRequest as exc:
+        log.debug("could not edit the keyboard: %s", exc)
 
 
 async def _edit_markup(update: Update, markup: dict[str, Any]) -> None:

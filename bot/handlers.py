@@ -20,11 +20,13 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.ext import ContextTypes
 
+from bot import albums
 from bot.chat_locks import ChatLocks
 from bot.context import CHAT_LOCKS, INTAKE, SETTINGS
 from bot.feedback_handlers import on_typed_correction
 from bot.update_journal import defer
 from digitbot import buttons, defaults, texts
+from digitbot.albums import AlbumMember
 from digitbot.errors import BadImageError
 from digitbot.intake import Outcome, PhotoIntake
 from digitbot.payload import Source
@@ -86,9 +88,10 @@ async def retrain(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def on_photo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Take the largest size of a photo and enqueue it."""
+    """Take the largest size of a photo and enqueue it (or add it to its album)."""
     message = update.effective_message
     assert message is not None and message.photo
+    albums.note_message(context, message)
     photo = message.photo[-1]
     await _accept(update, context, photo.file_id, photo.file_size, "telegram-photo")
 
@@ -97,22 +100,27 @@ async def on_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     """Take a file sent as a document if Pillow can read it, whatever its declared type."""
     message = update.effective_message
     assert message is not None and message.document
+    albums.note_message(context, message)
     document = message.document
     await _accept(update, context, document.file_id, document.file_size, "telegram-document")
 
 
 async def on_sticker(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers are not handwriting."""
+    albums.note_message(context, update.effective_message)
     await _reply(update, texts.STICKER)
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Voice, audio, video and animations cannot be read."""
+    albums.note_message(context, update.effective_message)
     await _reply(update, texts.MEDIA)
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Typed text: a typed correction when one was asked for, else explain a photo is needed."""
+    """Typed text: a correction (a number in reply to an answer, or asked for), else explain
+    that a photo is needed."""
+    albums.note_message(context, update.effective_message)
     if await on_typed_correction(update, context):
         return
     await _reply(update, texts.TEXT_INSTEAD_OF_PHOTO)
@@ -125,6 +133,7 @@ async def on_unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE)
 
 async def on_other(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Anything else (locations, contacts, polls…)."""
+    albums.note_message(context, update.effective_message)
     if update.effective_message is not None:
         await _reply(update, texts.OTHER)
 
@@ -178,9 +187,16 @@ async def _accept(
     source: Source,
 ) -> None:
     """Enqueue a file in turn with the chat's earlier ones; reply only when it is refused (a
-    worker answers the rest)."""
+    worker answers the rest). A photo of an album waits for the album (bot.albums)."""
     message = update.effective_message
     assert message is not None
+    if message.media_group_id:
+        await albums.take_album_photo(
+            update,
+            context,
+            lambda: _store_album_photo(update, context, file_id, declared_size, source),
+        )
+        return
     chat_locks: ChatLocks = context.bot_data[CHAT_LOCKS]
     # Asked for before the first await, so a chat's photos line up in the order they came.
     async with chat_locks.hold(message.chat_id):
@@ -199,22 +215,9 @@ async def _enqueue(
     """Download, check and enqueue the file; the message for the user when it is refused."""
     message = update.effective_message
     assert message is not None
-    if declared_size is not None and declared_size > defaults.MAX_DOWNLOAD_BYTES:
-        return texts.TELEGRAM_FILE_TOO_LARGE
-    context.application.create_task(_acknowledge(context, message.chat_id))
-    try:
-        data = await _download(context, file_id)
-    except TelegramError as exc:
-        log.warning("download of message %s failed: %s", message.message_id, exc)
-        if _passing(exc) and defer(context, update):  # the Bot API fails now: fetch it later
-            return None
-        too_big = "too big" in str(exc).lower()
-        return texts.TELEGRAM_FILE_TOO_LARGE if too_big else texts.DOWNLOAD_FAILED
-    try:
-        probe_image(data)
-    except BadImageError as exc:
-        log.info("message %s: not a readable image: %s", message.message_id, exc)
-        return exc.user_message
+    data = await _fetch(update, context, file_id, declared_size)
+    if not isinstance(data, bytes):
+        return data
     intake: PhotoIntake = context.bot_data[INTAKE]
     user_id = update.effective_user.id if update.effective_user else None
     try:
@@ -235,6 +238,62 @@ async def _enqueue(
         return texts.SLOW_DOWN
     log.info("message %s: %s as job %s", message.message_id, submission.outcome, submission.job_id)
     return None
+
+
+async def _store_album_photo(
+    update: Update,
+    context: ContextTypes.DEFAULT_TYPE,
+    file_id: str,
+    declared_size: int | None,
+    source: Source,
+) -> AlbumMember | None:
+    """Download, check and store a photo of an album: it or why it was refused, as a member of
+    the album; None when its update was deferred."""
+    message = update.effective_message
+    assert message is not None
+    data = await _fetch(update, context, file_id, declared_size)
+    if data is None or isinstance(data, str):
+        return None if data is None else AlbumMember(message.message_id, refusal=data)
+    intake: PhotoIntake = context.bot_data[INTAKE]
+    user_id = update.effective_user.id if update.effective_user else None
+    stored = await asyncio.to_thread(
+        intake.store,
+        data,
+        source=source,
+        chat_id=message.chat_id,
+        message_id=message.message_id,
+        user_id=user_id,
+    )
+    if isinstance(stored, Outcome):
+        refusal = texts.SLOW_DOWN if stored is Outcome.RATE_LIMITED else texts.BUSY
+        return AlbumMember(message.message_id, refusal=refusal)
+    return AlbumMember(message.message_id, request=stored)
+
+
+async def _fetch(
+    update: Update, context: ContextTypes.DEFAULT_TYPE, file_id: str, declared_size: int | None
+) -> bytes | str | None:
+    """The file's bytes once they are known to be an image; else the message for the user, or
+    None when the download failed for a passing reason and the update is handled again later."""
+    message = update.effective_message
+    assert message is not None
+    if declared_size is not None and declared_size > defaults.MAX_DOWNLOAD_BYTES:
+        return texts.TELEGRAM_FILE_TOO_LARGE
+    context.application.create_task(_acknowledge(context, message.chat_id))
+    try:
+        data = await _download(context, file_id)
+    except TelegramError as exc:
+        log.warning("download of message %s failed: %s", message.message_id, exc)
+        if _passing(exc) and defer(context, update):  # the Bot API fails now: fetch it later
+            return None
+        too_big = "too big" in str(exc).lower()
+        return texts.TELEGRAM_FILE_TOO_LARGE if too_big else texts.DOWNLOAD_FAILED
+    try:
+        probe_image(data)
+    except BadImageError as exc:
+        log.info("message %s: not a readable image: %s", message.message_id, exc)
+        return exc.user_message
+    return data
 
 
 async def _download(context: ContextTypes.DEFAULT_TYPE, file_id: str) -> bytes:

@@ -19,7 +19,7 @@ Callback data (at most 64 bytes; already-sent messages keep theirs, so the forma
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,6 +133,59 @@ def answer_markup(request_id: str, *, with_feedback: bool) -> dict[str, Any]:
         rows.append([right, correct])
     rows.append([_button(texts.EXPLAIN_BUTTON, ButtonPress(Action.EXPLAIN, request_id))])
     return {"inline_keyboard": rows}
+
+
+def album_markup(photos: Sequence[tuple[int, str, bool]]) -> dict[str, Any]:
+    """The buttons under an album's answer: a row per photo (number, request id, whether it has
+    digits to confirm or correct), each button labelled with the photo's number."""
+    labels = {
+        Action.RIGHT: texts.ALBUM_RIGHT_BUTTON,
+        Action.CORRECT: texts.ALBUM_CORRECT_BUTTON,
+        Action.EXPLAIN: texts.ALBUM_EXPLAIN_BUTTON,
+    }
+    rows = []
+    for number, request_id, with_feedback in photos:
+        actions = [Action.RIGHT, Action.CORRECT] if with_feedback else []
+        rows.append(
+            [
+                _button(labels[action].format(number=number), ButtonPress(action, request_id))
+                for action in [*actions, Action.EXPLAIN]
+            ]
+        )
+    return {"inline_keyboard": rows}
+
+
+def answer_targets(markup: dict[str, Any] | None) -> list[str]:
+    """The request ids the buttons of an answer name, in order, each once: one for the answer
+    to one photo, one per photo for an album's."""
+    targets: list[str] = []
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            press = parse_callback_data(button.get("callback_data"))
+            named = press.target if press and press.action is not Action.REVIEW else None
+            if named and named not in targets:
+                targets.append(named)
+    return targets
+
+
+def button_number(markup: dict[str, Any] | None, data: str) -> int | None:
+    """The photo number an album button with callback data `data` shows ("2 ✏️" -> 2)."""
+    for row in (markup or {}).get("inline_keyboard", []):
+        for button in row:
+            if button.get("callback_data") == data:
+                number = str(button.get("text", "")).split(" ", 1)[0]
+                return int(number) if number.isdigit() else None
+    return None
+
+
+def without_feedback(markup: dict[str, Any] | None, request_id: str) -> dict[str, Any]:
+    """`markup` less the ✅ / ✏️ buttons of `request_id` (its feedback is recorded)."""
+    feedback = {callback_data(ButtonPress(a, request_id)) for a in (Action.RIGHT, Action.CORRECT)}
+    rows = [
+        [button for button in row if button.get("callback_data") not in feedback]
+        for row in (markup or {}).get("inline_keyboard", [])
+    ]
+    return {"inline_keyboard": [row for row in rows if row]}
 
 
 def correction_markup(request_id: str, digits: str) -> dict[str, Any]:

@@ -210,8 +210,13 @@ def build_parser() -> argparse.ArgumentParser:
         add_train_parser(sub)
     try:
         from benchmarks.cli import add_bench_parser
-    except ImportError:  # benchmarks/ lives in a checkout, not in an installed wheel
-        pass
+    except ImportError:  # benchmarks/ lives in a checkout, not in an installed wheel or image
+        # Whatever follows `bench` is taken as is (no option prefix), so the message comes.
+        missing = sub.add_parser(
+            "bench", help="the benchmarks (not installed here)", prefix_chars="\0", add_help=False
+        )
+        missing.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
+        missing.set_defaults(bench_missing=True)
     else:
         add_bench_parser(sub)
     for command_parser in sub.choices.values():
@@ -370,6 +375,10 @@ def _stdout_closed() -> int:
 # Sub-commands that load TensorFlow in this process: it is imported first, quietly (see
 # digitbot.quiet_native), so its native start-up lines never reach the terminal.
 TENSORFLOW_COMMANDS = frozenset({"predict", "evaluate", "train", "bench"})
+BENCHMARKS_MISSING = (
+    "the benchmarks are not installed here: benchmarks/ belongs to a checkout of the repository, "
+    "not to the wheel or the images. Run `digitbot bench` in a checkout, after scripts/setup dev."
+)
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -378,6 +387,8 @@ def dispatch(args: argparse.Namespace) -> int:
 
     settings = Settings.from_env()
     _check_input_files(args)
+    if getattr(args, "bench_missing", False):
+        raise DigitbotError(BENCHMARKS_MISSING)
     if args.command in TENSORFLOW_COMMANDS:
         from digitbot.quiet_native import import_keras
 

@@ -18,6 +18,11 @@ FAILURE_TTL_SECONDS = 7 * 24 * 3600
 
 # Uploaded image bytes wait for a worker under a Redis key with this TTL (seconds).
 PHOTO_TTL_SECONDS = 6 * 3600
+# An album (photos sent together) arrives as one update per photo with nothing marking the last:
+# it is answered once no photo of it came for this long, or at once when the chat sends anything
+# else (seconds). Settings.album_wait_seconds (DIGITBOT_ALBUM_WAIT_SECONDS) overrides it.
+ALBUM_WAIT_SECONDS = 2.0
+
 # Marks that a photo was answered, so a retried job never answers twice (seconds).
 ANSWER_MARK_TTL_SECONDS = 7 * 24 * 3600
 # While an attempt sends an answer it holds the mark as a lease for this long, renewed every

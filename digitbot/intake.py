@@ -71,15 +71,40 @@ class PhotoIntake:
     ) -> Submission:
         """Store the photo and enqueue its job; refuse when the queue is too deep or the user
         sends faster than PHOTOS_PER_USER_PER_MINUTE."""
-        user_hash = self.user_hash(user_id) if user_id is not None else ""
-        if user_hash and self._over_user_limit(user_hash):
-            return Submission(Outcome.RATE_LIMITED)
-        if self.queue.count >= self.max_queue_depth:
-            return Submission(Outcome.BUSY)
-        request_id = new_request_id()
+        stored = self.store(
+            data, source=source, chat_id=chat_id, message_id=message_id, user_id=user_id
+        )
+        if isinstance(stored, Outcome):
+            return Submission(stored)
+        request = stored
         if job_id is None and chat_id and message_id:
             job_id = keys.recognition_job_id(chat_id, message_id, bot_id=self.bot_id)
-        job_id = job_id or f"req-{request_id}"
+        job_id = job_id or f"req-{request.request_id}"
+        outcome = self._enqueue(request, job_id)
+        if outcome is Outcome.DUPLICATE:
+            # The same Telegram message again (a re-delivered update): answered once already.
+            self.connection.delete(request.photo_key)
+            return Submission(Outcome.DUPLICATE, request.request_id, job_id)
+        stats.count(self.connection, "received", source)
+        return Submission(Outcome.ACCEPTED, request.request_id, job_id)
+
+    def store(
+        self,
+        data: bytes,
+        *,
+        source: Source,
+        chat_id: int = 0,
+        message_id: int = 0,
+        user_id: int | None = None,
+    ) -> RecognitionRequest | Outcome:
+        """Store the photo for a job to read (`submit`, or an album's, digitbot.albums): the
+        request that names it, or BUSY / RATE_LIMITED when it is refused."""
+        user_hash = self.user_hash(user_id) if user_id is not None else ""
+        if user_hash and self._over_user_limit(user_hash):
+            return Outcome.RATE_LIMITED
+        if self.queue.count >= self.max_queue_depth:
+            return Outcome.BUSY
+        request_id = new_request_id()
         request = RecognitionRequest(
             request_id=request_id,
             photo_key=keys.photo_key(request_id),
@@ -90,13 +115,7 @@ class PhotoIntake:
             user_hash=user_hash,
         )
         self.connection.set(request.photo_key, data, ex=defaults.PHOTO_TTL_SECONDS)
-        outcome = self._enqueue(request, job_id)
-        if outcome is Outcome.DUPLICATE:
-            # The same Telegram message again (a re-delivered update): answered once already.
-            self.connection.delete(request.photo_key)
-            return Submission(Outcome.DUPLICATE, request_id, job_id)
-        stats.count(self.connection, "received", source)
-        return Submission(Outcome.ACCEPTED, request_id, job_id)
+        return request
 
     def _enqueue(self, request: RecognitionRequest, job_id: str) -> Outcome:
         """Enqueue the recognition job; DUPLICATE when this job id was enqueued before."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 # Job functions.
 RECOGNIZE_PHOTO = "worker.jobs.recognize_photo"
+# Reads the photos of one album and answers them in one message (worker.albums).
+RECOGNIZE_ALBUM = "worker.albums.recognize_album"
 EXPLAIN_PHOTO = "worker.jobs.explain_photo"
 # Sends an answer already read, later: the Bot API could not take it (worker.redelivery).
 DELIVER_ANSWER = "worker.jobs.deliver_answer"
@@ -19,8 +21,9 @@ BENCHMARK_NOOP = "benchmarks.noop.noop"
 
 # Callbacks (on_success / on_failure / on_stopped), resolved by dotted path too.
 ON_RECOGNITION_FAILURE = "worker.jobs.on_recognition_failure"
+ON_ALBUM_FAILURE = "worker.albums.on_album_failure"
 
 JOB_FUNCTIONS: frozenset[str] = frozenset(
-    {RECOGNIZE_PHOTO, EXPLAIN_PHOTO, DELIVER_ANSWER, RETRAIN, BENCHMARK_NOOP}
+    {RECOGNIZE_PHOTO, RECOGNIZE_ALBUM, EXPLAIN_PHOTO, DELIVER_ANSWER, RETRAIN, BENCHMARK_NOOP}
 )
-JOB_CALLBACKS: frozenset[str] = frozenset({ON_RECOGNITION_FAILURE})
+JOB_CALLBACKS: frozenset[str] = frozenset({ON_RECOGNITION_FAILURE, ON_ALBUM_FAILURE})

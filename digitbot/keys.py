@@ -25,6 +25,16 @@ def recognition_job_id(chat_id: int, message_id: int, *, bot_id: int) -> str:
     return f"tg-{bot_id}-{chat_id}-{message_id}"
 
 
+def album_key(bot_id: int, media_group_id: str) -> str:
+    """The photos of one album (Telegram's media_group_id) stored so far, by message id."""
+    return f"{PREFIX}:album:{bot_id}:{media_group_id}"
+
+
+def album_job_id(chat_id: int, first_message_id: int, *, bot_id: int) -> str:
+    """One job per album, named by its first photo message, as recognition_job_id names one."""
+    return f"tg-album-{bot_id}-{chat_id}-{first_message_id}"
+
+
 def delivery_job_id(request_id: str) -> str:
     """The one job that sends a request's answer later, when the Bot API could not take it."""
     return f"deliver-{request_id}"

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         "DIGITBOT_PHOTOS_PER_USER_PER_MINUTE", defaults.PHOTOS_PER_USER_PER_MINUTE, ge=1
     )
     """Photos one Telegram user may send per minute before being asked to slow down."""
+    album_wait_seconds: float = variable(
+        "DIGITBOT_ALBUM_WAIT_SECONDS", defaults.ALBUM_WAIT_SECONDS, kind="seconds", ge=0
+    )
+    """Photos sent as one album get one answer once no photo of it came for this long (or at
+    once when the chat sends anything else); a photo sent alone never waits."""
     webhook_secret: str | None = variable(
         "DIGITBOT_WEBHOOK_SECRET",
         kind="16 to 256 characters of A-Z, a-z, 0-9, _ and -",

@@ -3,8 +3,10 @@
 Counters live in one hash (digitbot.keys.STATS_KEY) whose fields are `<kind>:<label>`:
 `received:<source>` (photos accepted, by source), `answers:<outcome>` (digit / no-digit /
 error), `rejected:<reason>` (uploads refused before enqueueing), `retrain:<outcome>`.
-Latencies live in one hash per name, `digitbot:latency:<name>`: a field per bucket upper bound
-in seconds ("0.05", ..., "+Inf") counting the observations in that bucket only, plus "sum".
+Latencies live in one hash per name and source, `digitbot:latency:<name>` or, observed with a
+source, `digitbot:latency:<name>:source=<source>`: a field per bucket upper bound in seconds
+("0.05", ..., "+Inf") counting the observations in that bucket only, plus "sum". /metrics shows
+the sources of one name as one histogram with a `source` label.
 The bot, workers and trainer write them (this module imports only redis); /metrics renders them.
 """
 
@@ -23,8 +25,18 @@ LATENCY_PREFIX = f"{keys.PREFIX}:latency:"
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.4, 0.6, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
-def latency_key(name: str) -> str:
-    return f"{LATENCY_PREFIX}{name}"
+SOURCE_LABEL = ":source="
+
+
+def latency_key(name: str, source: str | None = None) -> str:
+    return f"{LATENCY_PREFIX}{name}" + (f"{SOURCE_LABEL}{source}" if source else "")
+
+
+def parse_latency_key(key: str) -> tuple[str, str | None]:
+    """(name, source or None) of a latency key."""
+    rest = key.removeprefix(LATENCY_PREFIX)
+    name, found, source = rest.partition(SOURCE_LABEL)
+    return name, (source if found else None)
 
 
 def count(connection: redis.Redis, kind: str, label: str, amount: int = 1) -> None:
@@ -35,14 +47,18 @@ def count(connection: redis.Redis, kind: str, label: str, amount: int = 1) -> No
         log.warning("could not count %s:%s: %s", kind, label, exc)
 
 
-def observe_latency(connection: redis.Redis, name: str, seconds: float) -> None:
-    """Record one duration in the shared histogram `name`; never fails the caller."""
+def observe_latency(
+    connection: redis.Redis, name: str, seconds: float, *, source: str | None = None
+) -> None:
+    """Record one duration in the shared histogram `name` (for `source`: telegram-photo,
+    web-canvas, ...); never fails the caller."""
     bound = next((b for b in LATENCY_BUCKETS if seconds <= b), None)
     field = "+Inf" if bound is None else repr(bound)
+    key = latency_key(name, source)
     try:
         with connection.pipeline(transaction=False) as pipe:
-            pipe.hincrby(latency_key(name), field, 1)
-            pipe.hincrbyfloat(latency_key(name), "sum", max(0.0, seconds))
+            pipe.hincrby(key, field, 1)
+            pipe.hincrbyfloat(key, "sum", max(0.0, seconds))
             pipe.execute()
     except redis.exceptions.RedisError as exc:
         log.warning("could not record latency %s: %s", name, exc)

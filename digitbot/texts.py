@@ -31,7 +31,9 @@ HELP = (
     "light paper works best.\n"
     "• Take a photo so the writing fills a good part of the picture, and send it as a photo "
     "or as an image file (an iPhone's HEIC files work too).\n"
-    '• I answer like this: "42 — 98.7% sure".\n\n'
+    '• I answer like this: "42 — 98.7% sure".\n'
+    "• Several photos sent together (an album) get one answer, a line per photo.\n"
+    "• Wrong? Press ✏️ under my answer, or reply to it with the right number.\n\n"
     'Example: photograph a sticky note with 7 on it → I reply "7 — 99.3% sure".\n\n'
     "Commands: /start, /help, /stats (which model answers and how busy I am)."
 )
@@ -104,6 +106,10 @@ NO_DIGIT = "I don't see a digit here. Try a closer photo of one handwritten numb
 ANSWER = "{digits} — {percent} sure"
 UNSURE = "I'm not sure about this one; a closer, sharper photo helps."
 LOST_PHOTO = "Sorry, I lost track of your photo before I could read it. Please send it again."
+# An album (photos sent together) is answered in one message, a line per photo in order.
+ALBUM_LINE = "Photo {number}: {answer}"
+ALBUM_NO_DIGIT = "no digit found"
+ALBUM_LOST_PHOTO = "lost before I could read it; please send it again"
 JOB_FAILED = (
     "Sorry, I couldn't read your image because of a problem on my side. "
     "Please send it again in a minute."
@@ -126,6 +132,12 @@ EXPLAIN_BUTTON = "🔍 How I read it"
 POSITION_BUTTON = "digit {number}: {digit}  ✏️"
 SAVE_BUTTON = "✔ save {digits}"
 TYPE_BUTTON = "⌨️ type it"
+# Under an album's answer, per photo: its number, then what the button does.
+ALBUM_RIGHT_BUTTON = "{number} ✅"
+ALBUM_CORRECT_BUTTON = "{number} ✏️"
+ALBUM_EXPLAIN_BUTTON = "{number} 🔍"
+# Opens the correction keyboard for one photo of an album, in a message of its own.
+ALBUM_CORRECTING = "Photo {number}: {digits}"
 ACCEPT_BUTTON = "accept"
 REJECT_BUTTON = "reject"
 
@@ -138,9 +150,20 @@ HELD_CORRECTION = (
     "is used for training."
 )
 FEEDBACK_LIMITED = "Thanks! You've sent a lot of corrections today; please try again tomorrow."
-FEEDBACK_INVALID = "That doesn't fit this answer (only the sender can correct it, digit for digit)."
+FEEDBACK_INVALID = (
+    "That can't be recorded for this answer: only its sender can correct it, with a number of "
+    f"1 to {defaults.MAX_DIGITS} digits."
+)
 FEEDBACK_EXPIRED = "This answer is too old to correct now. Send the photo again if you like."
-TYPE_CORRECTION = "Type the right number (digits only), and I'll record it."
+TYPE_CORRECTION = (
+    "Type the right number, digits only (as many as you wrote), and I'll record it. Replying to "
+    "my answer with the number works too."
+)
+# A number sent as a reply to an answer that reads several photos (an album).
+REPLY_TO_ALBUM = (
+    "That answer reads several photos, so I can't tell which one you mean: press ✏️ beside "
+    "the photo's number instead."
+)
 FORGOTTEN = "Done: I deleted everything I kept from you ({count} samples)."
 PRIVACY = (
     "What I keep:\n"

@@ -144,3 +144,26 @@ def test_matches_routes_only_the_named_actions() -> None:
     assert not feedback(f"explain:{RID}")
     assert not feedback(f"fix:{RID}:junk")
     assert buttons.matches(Action.EXPLAIN)(f"explain:{RID}")
+
+
+def test_an_albums_buttons_are_a_numbered_row_per_photo() -> None:
+    first, second, third = "a" * 32, "b" * 32, "c" * 32
+    # Photo 2 could not be taken: it has no row, and the numbers still say which photo is which.
+    markup = buttons.album_markup([(1, first, True), (3, third, False)])
+    rows = [[(b["text"], b["callback_data"]) for b in row] for row in markup["inline_keyboard"]]
+    assert rows == [
+        [("1 ✅", f"ok:{first}"), ("1 ✏️", f"fix:{first}"), ("1 🔍", f"explain:{first}")],
+        [("3 🔍", f"explain:{third}")],
+    ]
+    assert buttons.answer_targets(markup) == [first, third]
+    assert buttons.button_number(markup, f"explain:{third}") == 3
+    assert buttons.button_number(markup, f"fix:{second}") is None
+    assert buttons.answer_targets(buttons.review_markup(first)) == []  # a held sample, no answer
+
+    kept = buttons.without_feedback(markup, first)
+    assert [[b["text"] for b in row] for row in kept["inline_keyboard"]] == [["1 🔍"], ["3 🔍"]]
+    single = buttons.answer_markup(first, with_feedback=True)
+    assert buttons.answer_targets(single) == [first]
+    assert buttons.without_feedback(single, first) == buttons.answer_markup(
+        first, with_feedback=False
+    )

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numpy as np
 import redis
 
-from digitbot import keys
+from digitbot import defaults, keys
 from digitbot.feedback import (
     FeedbackStore,
     PendingAnswer,
     RecordOutcome,
     Status,
 )
+from training.corrections import load_corrections
 
 
 def answer(request_id: str, text: str, confidences: list[float], user: str = "u1") -> PendingAnswer:
@@ -53,11 +54,39 @@ def test_correction_is_stored_with_crops_label_version_and_hash_only(
 def test_confirmation_and_invalid_labels(redis_conn: redis.Redis) -> None:
     store = FeedbackStore(redis_conn)
     store.remember_answer(answer("r2", "5", [0.9]))
-    assert store.record("r2", "55", user_hash="u1")[0] == RecordOutcome.INVALID
-    assert store.record("r2", "x", user_hash="u1")[0] == RecordOutcome.INVALID
+    too_long = "1" * (defaults.MAX_DIGITS + 1)
+    for label in ("x", "", too_long, "\N{SUPERSCRIPT TWO}", "5 5", "-5"):
+        assert store.record("r2", label, user_hash="u1")[0] == RecordOutcome.INVALID, label
     assert store.record("r2", "5", user_hash="someone-else")[0] == RecordOutcome.INVALID
     outcome, sample = store.record("r2", "5", user_hash="u1")
     assert outcome == RecordOutcome.RECORDED and sample is not None and sample.kind == "confirmed"
+
+
+def test_a_correction_may_have_more_or_fewer_digits_than_were_read(
+    redis_conn: redis.Redis,
+) -> None:
+    # "38" written with touching digits, read as one mark "3"; and "7" read as "71".
+    store = FeedbackStore(redis_conn)
+    store.remember_answer(answer("long", "3", [0.6]))
+    store.remember_answer(answer("short", "71", [0.6, 0.5], user="u2"))
+    outcome, longer = store.record("long", "38", user_hash="u1")
+    assert outcome == RecordOutcome.RECORDED and longer is not None
+    assert (longer.label, longer.predicted, longer.kind, len(longer.crops)) == (
+        "38",
+        "3",
+        "corrected",
+        1,
+    )
+    outcome, shorter = store.record("short", "7", user_hash="u2")
+    assert outcome == RecordOutcome.RECORDED and shorter is not None
+    assert (shorter.label, len(shorter.crops)) == ("7", 2)
+    # Kept (they say the marks were split wrongly), but no crop has a label of its own to train.
+    store.remember_answer(answer("same", "42", [0.6, 0.6], user="u3"))
+    store.record("same", "47", user_hash="u3")
+    data = load_corrections(redis_conn)
+    labels = [label for part in (data.train, data.held_out) for _, label in part.strings]
+    assert labels == ["47"]
+    assert data.train.size + data.held_out.size == 2  # one row per digit of "47"
 
 
 def test_contradicting_a_confident_champion_is_held_for_review(redis_conn: redis.Redis) -> None:

@@ -41,9 +41,15 @@ def is_held_out(user_hash: str, share: float = HELD_OUT_SHARE) -> bool:
 
 
 def load_corrections(connection: redis.Redis) -> CorrectionData:
-    """Accepted samples (confirmed and corrected), split into train and held-out by user."""
+    """Accepted samples (confirmed and corrected), split into train and held-out by user.
+
+    A correction with more or fewer digits than crops ("38" for one crop) says the marks were
+    split wrongly: no crop has a label of its own, so it is left out here.
+    """
     sides: dict[bool, list[tuple[np.ndarray, str]]] = {True: [], False: []}
     for sample in FeedbackStore(connection).samples(status=Status.ACCEPTED):
+        if len(sample.crops) != len(sample.label):
+            continue
         sides[is_held_out(sample.user_hash)].append((sample.crops, sample.label))
     return CorrectionData(train=_to_set(sides[False]), held_out=_to_set(sides[True]))
 

@@ -20,9 +20,10 @@ from werkzeug.exceptions import HTTPException
 
 from digitbot import defaults, texts
 from digitbot.settings import Settings
-from web import feedback, operators, recognition
+from web import feedback, formatting, operators, recognition
 from web.auth import refuse_unless_operator
 from web.config import WebConfig
+from web.navigation import install_dashboard_templates, navigation
 from web.state import EXTENSION_NAME, WebState, client_address, web_state
 
 log = logging.getLogger("web.requests")
@@ -64,6 +65,10 @@ def create_app(
     app.register_blueprint(recognition.blueprint)
     app.register_blueprint(feedback.blueprint)
     app.register_blueprint(operators.blueprint)
+    app.context_processor(navigation)  # the "Status" link, for operators only
+    install_dashboard_templates(app)  # the dashboard links back to /status
+    for name in ("ago", "duration", "iso"):
+        app.add_template_filter(getattr(formatting, name), name)
     _mount_dashboard(app, connection)
     app.add_url_rule("/healthz", "healthz", healthz)
     app.before_request(_start_request)

@@ -40,6 +40,8 @@ KNOWN_LABELS = {
     "answers": ("digit", "no-digit", "error"),
 }
 QUEUE_STATES = ("started", "failed", "scheduled", "deferred")
+# The source label of latencies recorded before they carried one.
+UNKNOWN_SOURCE = "unknown"
 _NAME_UNSAFE = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -145,20 +147,44 @@ class RedisStatsCollector(Collector):
             )
 
     def _latencies(self) -> Iterator[Metric]:
-        for key in sorted(self.connection.scan_iter(match=f"{LATENCY_PREFIX}*", count=100)):
-            name = stats.as_text(key)[len(LATENCY_PREFIX) :]
+        series: dict[str, dict[str | None, dict[str, str]]] = {}
+        for key in self.connection.scan_iter(match=f"{LATENCY_PREFIX}*", count=100):
+            name, source = stats.parse_latency_key(stats.as_text(key))
             hash_fields = self.connection.hgetall(key).items()
             fields = {stats.as_text(k): stats.as_text(v) for k, v in hash_fields}
-            family = latency_histogram(name, fields)
+            series.setdefault(name, {})[source] = fields
+        for name in sorted(series):
+            family = latency_histogram(name, series[name])
             if family is not None:
                 yield family
 
 
-def latency_histogram(name: str, fields: dict[str, str]) -> HistogramMetricFamily | None:
-    """A histogram from per-bucket counts {"0.01": "3", "+Inf": "1", "sum": "0.2"}.
+def latency_histogram(
+    name: str, by_source: dict[str | None, dict[str, str]]
+) -> HistogramMetricFamily | None:
+    """One histogram from per-bucket counts per source ({"web-canvas": {"0.01": "3", "+Inf":
+    "1", "sum": "0.2"}}); labelled by source unless every series came without one (None).
 
     Every standard bucket is rendered, observed or not, so the set of series never changes.
     """
+    metric_name = "digitbot_" + _NAME_UNSAFE.sub("_", name).strip("_") + "_seconds"
+    labelled = any(source is not None for source in by_source)
+    family = HistogramMetricFamily(
+        metric_name, f"Latency of {name} (seconds).", labels=["source"] if labelled else None
+    )
+    rendered = False
+    for source, fields in sorted(by_source.items(), key=lambda item: item[0] or ""):
+        buckets = cumulative_buckets(fields)
+        if buckets is None:
+            continue
+        labels = [source or UNKNOWN_SOURCE] if labelled else []
+        family.add_metric(labels, buckets[0], sum_value=buckets[1])
+        rendered = True
+    return family if rendered else None
+
+
+def cumulative_buckets(fields: dict[str, str]) -> tuple[list[tuple[str, int]], float] | None:
+    """Prometheus' cumulative (le, count) buckets and the sum, from per-bucket counts."""
     counts: dict[float, int] = {}
     for field, value in fields.items():
         if field == "sum":
@@ -180,10 +206,7 @@ def latency_histogram(name: str, fields: dict[str, str]) -> HistogramMetricFamil
         sum_value = float(fields.get("sum", "0"))
     except ValueError:
         sum_value = 0.0
-    metric_name = "digitbot_" + _NAME_UNSAFE.sub("_", name).strip("_") + "_seconds"
-    return HistogramMetricFamily(
-        metric_name, f"Latency of {name} (seconds).", buckets=cumulative, sum_value=sum_value
-    )
+    return cumulative, sum_value
 
 
 def _last_training_time(outcome: dict[str, Any] | None) -> float | None:

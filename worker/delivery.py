@@ -114,6 +114,7 @@ def deliver(
             json.dumps({"answer": text, **result}),
             ex=defaults.RESULT_TTL_SECONDS,
         )
+        _observe_latency(connection, request)
         return True
     mark_key = answer_mark_key(connection, request.bot_id, request.chat_id, request.message_id)
     lease = SendingLease(connection, mark_key)
@@ -140,7 +141,7 @@ def deliver(
             raise
         lease.mark_sent(int(message.get("message_id", 0)))
     _count(connection, result)  # once per answer, however many tries it took
-    stats.observe_latency(connection, "photo_to_answer", time.time() - request.received_at)
+    _observe_latency(connection, request)
     result["answer"] = text
     result["answer_message_id"] = message.get("message_id")
     return True
@@ -205,6 +206,12 @@ class SendingLease:
         finally:
             stop.set()
             thread.join()
+
+
+def _observe_latency(connection: redis.Redis, request: RecognitionRequest) -> None:
+    """Photo in -> answer out (sent, or stored for the page), by source (telegram-photo...)."""
+    seconds = time.time() - request.received_at
+    stats.observe_latency(connection, "photo_to_answer", seconds, source=request.source)
 
 
 def _count(connection: redis.Redis, result: dict[str, Any]) -> None:

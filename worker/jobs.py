@@ -74,9 +74,11 @@ def _answer(connection: redis.Redis, request: RecognitionRequest, started: float
     recognition = reading.recognition
     result = recognition.to_dict()
     if not request.is_telegram:
-        # The web page shows what the model saw: each 28x28 input as rows of 0..255.
+        # The web page shows what the model saw: each 28x28 input as rows of 0..255, and where
+        # it lies in the image, which pairs it with the digit read from it (same box) if any.
         crops = (reading.preprocessed.crops * 255).round().astype("uint8")
         result["inputs"] = [crop.tolist() for crop in crops]
+        result["input_boxes"] = [list(box) for box in reading.preprocessed.boxes]
     result["seconds"] = round(time.monotonic() - started, 4)
     log.info(
         "request %s: read %r (%.3f) with %s in %.1f ms",
@@ -84,7 +86,7 @@ def _answer(connection: redis.Redis, request: RecognitionRequest, started: float
         1000 * (time.monotonic() - started),
     )  # fmt: skip
     if recognition.text:  # web answers too: their page offers ✅ / ✏️ like the bot
-        _remember_for_feedback(connection, request, reading)
+        remember_for_feedback(connection, request, reading)
     markup = answer_markup(request.request_id, with_feedback=bool(recognition.text))
     return _deliver(connection, request, format_answer(recognition), result, reply_markup=markup)
 
@@ -155,7 +157,7 @@ def deliver_answer(data: dict[str, Any]) -> dict[str, Any] | Retry:
     return result
 
 
-def _remember_for_feedback(
+def remember_for_feedback(
     connection: redis.Redis, request: RecognitionRequest, reading: Reading
 ) -> None:
     """Keep the crops behind this answer for a while, so the user can confirm or correct it."""

@@ -20,7 +20,7 @@ samples, retention, forgetting), `moderation` (review, exclusion), `report` (the
 """
 
 from digitbot.feedback.identity import salted_user_hash
-from digitbot.feedback.intake import RecordOutcome, daily_limit_key, outcome_message
+from digitbot.feedback.intake import RecordOutcome, daily_limit_key, is_label, outcome_message
 from digitbot.feedback.records import PendingAnswer, Sample, Status, user_samples_key
 from digitbot.feedback.store import FeedbackStore
 
@@ -31,6 +31,7 @@ __all__ = [
     "Sample",
     "Status",
     "daily_limit_key",
+    "is_label",
     "outcome_message",
     "salted_user_hash",
     "user_samples_key",

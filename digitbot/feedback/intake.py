@@ -40,6 +40,13 @@ def daily_limit_key(user_hash: str) -> str:
     return f"{keys.PREFIX}:feedback:limit:{user_hash}:{time.strftime('%Y%m%d')}"
 
 
+def is_label(label: str) -> bool:
+    """A right answer a user may give: 1 to MAX_DIGITS ASCII digits. It may have more or fewer
+    digits than were read ("38" for a "3" whose 8 touched it): such a sample records that the
+    marks were split wrongly, and trains no digit (training.corrections)."""
+    return 0 < len(label) <= defaults.MAX_DIGITS and label.isascii() and label.isdigit()
+
+
 class RecordOutcome:
     RECORDED = "recorded"
     HELD = "held"
@@ -138,7 +145,7 @@ class FeedbackIntake:
             return RecordOutcome.EXPIRED, None
         if not user_hash or answer.user_hash != user_hash:
             return RecordOutcome.INVALID, None  # only the sender may correct
-        if not label.isdigit() or len(label) != len(answer.crops):
+        if not is_label(label):
             return RecordOutcome.INVALID, None
         for subject_hash, per_day in ((user_hash, self.per_user_per_day), *also_limited):
             if self._count_today(subject_hash) > per_day:

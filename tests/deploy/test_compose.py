@@ -263,8 +263,8 @@ def test_every_service_restarts_unless_stopped(name: str) -> None:
 
 def test_redis_persists_on_a_named_volume_with_append_only_file() -> None:
     redis = services()["redis"]
-    command = redis["command"]
-    assert command[command.index("--appendonly") + 1] == "yes"
+    words = redis["command"][-1].split()  # sh -c "exec ... redis-server - <options> <<EOF ..."
+    assert words[words.index("--appendonly") + 1] == "yes"
     assert "redis-data:/data" in redis["volumes"]
     assert "redis-data" in compose()["volumes"]
     assert "redis-cli" in " ".join(redis["healthcheck"]["test"])
@@ -364,8 +364,29 @@ def test_gpu_services_are_in_profile_gpu_and_reserve_nvidia_devices(name: str) -
     assert {"driver": "nvidia", "count": "all", "capabilities": ["gpu"]} in devices
 
 
-def test_only_gpu_services_have_a_profile() -> None:
-    assert {n for n, s in services().items() if s.get("profiles")} == GPU_SERVICES
+def test_only_the_trainers_and_gpu_services_have_a_profile() -> None:
+    with_profile = {n for n, s in services().items() if s.get("profiles")}
+    assert with_profile == GPU_SERVICES | {"trainer"}
+    assert services()["trainer"]["profiles"] == ["cpu"]
+
+
+def started(profiles: set[str]) -> set[str]:
+    """The services `docker compose up` starts with these profiles active: those without a
+    profile, and those with one of them."""
+    return {
+        name for name, service in services().items()
+        if not service.get("profiles") or profiles & set(service["profiles"])
+    }  # fmt: skip
+
+
+def test_one_trainer_runs_with_or_without_the_gpu_profile() -> None:
+    # No --profile on the command line: COMPOSE_PROFILES from .env. A --profile replaces it.
+    from_env = set(env_example()["COMPOSE_PROFILES"].split(","))
+    trainers = {"trainer", "trainer-gpu"}
+    assert started(from_env) & trainers == {"trainer"}
+    assert started({"gpu"}) & trainers == {"trainer-gpu"}
+    assert {"worker", "worker-gpu"} <= started({"gpu"})  # CPU workers keep running beside
+    assert "worker-gpu" not in started(from_env)
 
 
 @pytest.mark.parametrize("name", ["worker", "worker-gpu"])

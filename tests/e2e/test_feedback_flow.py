@@ -3,6 +3,7 @@ admins exclude (and include again) a user's samples."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from digitbot import defaults, texts
@@ -77,6 +78,70 @@ def test_correct_with_buttons_then_forget(stack: Stack) -> None:
     forget = stack.standin.user_sends_text(chat, "/forget")
     assert wait_for_answer(stack, chat, forget) == texts.FORGOTTEN.format(count=1)
     assert store.samples() == []
+
+
+def test_a_number_sent_in_reply_to_an_answer_corrects_it_even_with_more_digits(
+    stack: Stack,
+) -> None:
+    chat = 7150
+    x, y = clear_arrays()
+    label = str(y[35])
+    message_id = stack.standin.user_sends_photo(chat, digit_photo(x[35], seed=2))
+    assert wait_for_answer(stack, chat, message_id).startswith(f"{label} — ")
+    [answer] = answers_to(stack, chat, message_id)
+    store = FeedbackStore(stack.connection())
+    before = {s.sample_id for s in store.samples()}
+
+    # The user swipes the answer and types the number they wrote: two digits for one read.
+    written = label + str((int(label) + 1) % 10)
+    reply = stack.standin.user_sends_text(chat, written, reply_to=answer.message_id)
+    said = wait_for_answer(stack, chat, reply)
+    [sample] = [s for s in store.samples() if s.sample_id not in before]
+    assert (sample.label, sample.predicted, sample.kind) == (written, label, "corrected")
+    assert sample.crops.shape == (1, 28, 28)  # the one mark that was read
+    expected = texts.HELD_CORRECTION if sample.status == "held" else texts.RECORDED_CORRECTION
+    assert said == expected.format(label=written)
+    # The answer shows it, as after the buttons, and offers no ✅ / ✏️ any more.
+    assert wait_until(
+        lambda: stack.standin.message(chat, answer.message_id)["text"].endswith(said), timeout=20
+    )
+    shown = buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
+    assert set(shown) == {texts.EXPLAIN_BUTTON}
+
+
+def test_typing_a_correction_with_fewer_digits_than_were_read(stack: Stack) -> None:
+    chat = 7160
+    x, y = clear_arrays()
+    number = f"{y[36]}{y[37]}"
+    photo = digit_photo(np.concatenate([x[36], x[37]], axis=1), seed=5)
+    message_id = stack.standin.user_sends_photo(chat, photo)
+    assert wait_for_answer(stack, chat, message_id).startswith(f"{number} — ")
+    [answer] = answers_to(stack, chat, message_id)
+    stack.standin.user_presses_button(
+        chat, answer.message_id, buttons_of(answer.reply_markup)["✏️ correct it"]
+    )
+    assert wait_until(
+        lambda: (
+            texts.TYPE_BUTTON
+            in buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
+        )
+    )
+    keyboard = buttons_of(stack.standin.message(chat, answer.message_id)["reply_markup"])
+    stack.standin.user_presses_button(chat, answer.message_id, keyboard[texts.TYPE_BUTTON])
+    asked = stack.standin.wait_for(
+        lambda r: (
+            r.method == "sendMessage" and r.chat_id == chat and r.text == texts.TYPE_CORRECTION
+        )
+    )
+    assert asked
+    store = FeedbackStore(stack.connection())
+    before = {s.sample_id for s in store.samples()}
+    typed = stack.standin.user_sends_text(chat, number[0])  # "it is one digit, not two"
+    said = wait_for_answer(stack, chat, typed)
+    [sample] = [s for s in store.samples() if s.sample_id not in before]
+    assert (sample.label, sample.predicted, sample.crops.shape[0]) == (number[0], number, 2)
+    expected = texts.HELD_CORRECTION if sample.status == "held" else texts.RECORDED_CORRECTION
+    assert said == expected.format(label=number[0])
 
 
 def test_a_button_with_data_we_never_made_is_answered_not_left_spinning(stack: Stack) -> None:

@@ -95,6 +95,56 @@ def test_user_photo_arrives_through_get_updates(standin: TelegramStandIn) -> Non
     assert standin.update_time(CHAT, message_id) <= time.monotonic()
 
 
+def test_an_album_arrives_as_one_update_per_photo_sharing_a_media_group(
+    standin: TelegramStandIn,
+) -> None:
+    photos = [digit_jpeg(640 + 10 * n, 480) for n in range(3)]
+    message_ids = standin.user_sends_album(CHAT, photos)
+    single = standin.user_sends_photo(CHAT, digit_jpeg())
+
+    async def scenario() -> tuple[Update, ...]:
+        async with make_bot(standin) as bot:
+            return await bot.get_updates(timeout=0)
+
+    updates = asyncio.run(scenario())
+    messages = [u.effective_message for u in updates]
+    assert [m.message_id for m in messages if m] == [*message_ids, single]
+    groups = {m.media_group_id for m in messages[:3] if m}
+    assert len(groups) == 1 and None not in groups
+    assert messages[3] is not None and messages[3].media_group_id is None
+    assert [m.photo[-1].width for m in messages[:3] if m] == [640, 650, 660]
+    with pytest.raises(ValueError, match="2 to 10 photos"):
+        standin.user_sends_album(CHAT, photos[:1])
+
+
+def test_a_reply_carries_the_message_it_replies_to_with_its_buttons(
+    standin: TelegramStandIn,
+) -> None:
+    photo_id = standin.user_sends_photo(CHAT, digit_jpeg())
+    markup = InlineKeyboardMarkup([[InlineKeyboardButton("✏️", callback_data="fix:abc")]])
+
+    async def scenario() -> Update:
+        async with make_bot(standin) as bot:
+            answer = await bot.send_message(
+                CHAT, "3 — 80% sure", reply_to_message_id=photo_id, reply_markup=markup
+            )
+            standin.user_sends_text(CHAT, "38", reply_to=answer.message_id)
+            updates = await bot.get_updates(timeout=0)
+            return updates[-1]
+
+    update = asyncio.run(scenario())
+    message = update.effective_message
+    assert message is not None and message.text == "38"
+    replied = message.reply_to_message
+    assert replied is not None and replied.text == "3 — 80% sure"
+    assert replied.from_user is not None and replied.from_user.is_bot
+    assert replied.reply_markup is not None
+    assert replied.reply_markup.inline_keyboard[0][0].callback_data == "fix:abc"
+    assert replied.reply_to_message is None  # one level only, as on Telegram
+    with pytest.raises(ValueError, match="to reply to"):
+        standin.user_sends_text(CHAT, "1", reply_to=9999)
+
+
 def test_get_file_downloads_the_exact_bytes(standin: TelegramStandIn) -> None:
     photo = digit_jpeg()
     standin.user_sends_photo(CHAT, photo)

@@ -154,7 +154,8 @@ def test_only_the_browser_that_sent_the_image_may_correct_it(
     assert send_feedback(client, "f" * 32, wrong)[0] == 410  # unknown or expired request
     assert send_feedback(client, "not-an-id", wrong)[0] == 404
     assert client.post(f"/api/feedback/{request_id}", data={"label": wrong}).status_code == 400
-    status, body = send_feedback(client, request_id, wrong + "7")  # one digit too many
+    too_many = "7" * (defaults.MAX_DIGITS + 1)
+    status, body = send_feedback(client, request_id, too_many)
     assert (status, body["message"]) == (400, texts.FEEDBACK_INVALID)
     assert FeedbackStore(redis_conn).samples() == []
     assert send_feedback(client, request_id, wrong)[0] == 200  # the sender still can

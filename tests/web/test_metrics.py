@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 from flask.testing import FlaskClient
@@ -10,6 +12,7 @@ from rq import Queue
 from rq.serializers import JSONSerializer
 
 from digitbot import defaults, keys
+from digitbot.payload import RecognitionRequest
 from digitbot.registry import ModelRegistry
 from digitbot.stats import latency_key, observe_latency
 from tests.web.conftest import basic_auth
@@ -111,3 +114,37 @@ def test_latencies_observed_by_any_process_become_a_histogram(
     assert samples[(bucket, (("le", "30.0"),))] == 4
     assert samples[(bucket, (("le", "+Inf"),))] == 5
     assert samples[("digitbot_photo_to_answer_seconds_sum", ())] == pytest.approx(45.504)
+
+
+def test_latencies_are_labelled_by_source(client: FlaskClient, redis_conn: redis.Redis) -> None:
+    observe_latency(redis_conn, "photo_to_answer", 0.08, source="telegram-photo")
+    for seconds in (0.02, 0.3):
+        observe_latency(redis_conn, "photo_to_answer", seconds, source="web-canvas")
+    observe_latency(redis_conn, "photo_to_answer", 0.5)  # from a worker older than the label
+    samples = scrape(client)
+    bucket = "digitbot_photo_to_answer_seconds_bucket"
+    assert samples[(bucket, (("le", "0.1"), ("source", "telegram-photo")))] == 1
+    assert samples[(bucket, (("le", "0.025"), ("source", "web-canvas")))] == 1
+    assert samples[(bucket, (("le", "+Inf"), ("source", "web-canvas")))] == 2
+    assert samples[("digitbot_photo_to_answer_seconds_count", (("source", "unknown"),))] == 1
+    assert samples[
+        ("digitbot_photo_to_answer_seconds_sum", (("source", "web-canvas"),))
+    ] == pytest.approx(0.32)
+
+
+@pytest.mark.parametrize("source", ["web-canvas", "web-upload"])
+def test_web_answers_are_in_the_latency_histogram(
+    client: FlaskClient, redis_conn: redis.Redis, source: str
+) -> None:
+    from worker.delivery import deliver
+
+    request = RecognitionRequest(
+        request_id="a" * 32, photo_key="unused", source=source,  # type: ignore[arg-type]
+        received_at=time.time() - 0.2,
+    )  # fmt: skip
+    assert deliver(redis_conn, request, "7 — 99% sure", {"text": "7"})  # stored for the page
+    samples = scrape(client)
+    labels = (("source", source),)
+    assert samples[("digitbot_photo_to_answer_seconds_count", labels)] == 1
+    assert samples[("digitbot_photo_to_answer_seconds_bucket", (("le", "0.15"), *labels))] == 0
+    assert samples[("digitbot_photo_to_answer_seconds_bucket", (("le", "+Inf"), *labels))] == 1

@@ -1,7 +1,8 @@
 // Under an answer on the page: "✅ right" and "✏️ correct it", as under the bot's answers.
 // Correcting offers digit buttons for each position (a single digit is saved at once) or a typed
-// number. The server records it in the same store as the bot and says what it kept, which
-// replaces the buttons. "Forget my corrections" deletes what this browser's id has sent.
+// number, which may have more or fewer digits than were read (two touching digits read as one).
+// The server records it in the same store as the bot and says what it kept, which replaces the
+// buttons. "Forget my corrections" deletes what this browser's id has sent.
 "use strict";
 
 (() => {
@@ -39,8 +40,8 @@
     correction.hidden = false;
     const single = current.text.length === 1;
     hint.textContent = single
-      ? "Which digit is it?"
-      : `Fix each digit that is wrong, then save — or type all ${current.text.length} digits.`;
+      ? "Which digit is it? If you wrote more than one, type the whole number below."
+      : "Fix each digit that is wrong, then save — or type the whole number below.";
     typedInput.value = "";
     renderPositions();
   });
@@ -83,10 +84,9 @@
 
   typedForm.addEventListener("submit", (event) => {
     event.preventDefault();
+    // Any number of digits: the server says when there are too many for one answer.
     const typed = typedInput.value.replace(/\s+/g, "");
-    if (!/^[0-9]+$/.test(typed) || typed.length !== current.text.length) {
-      return showNote(`Type all ${current.text.length} digits, digits only.`, true);
-    }
+    if (!/^[0-9]+$/.test(typed)) return showNote("Type the number you wrote, digits only.", true);
     send(typed);
   });
 

@@ -23,7 +23,6 @@
   const statusLine = document.getElementById("status");
   const errorLine = document.getElementById("error");
   const answerBox = document.getElementById("answer-box");
-  const resultPanel = document.getElementById("result");
   const sentPhoto = document.getElementById("sent-photo");
 
   const strokes = []; // each stroke: a list of [x, y] in canvas pixels
@@ -208,29 +207,28 @@
     }
   }
 
+  // Worded as the bot words it (reading/recognize.py): one decimal, and ">99.9%" where one
+  // decimal would round up to a certainty the model does not have.
   function percent(value) {
-    return `${(100 * value).toFixed(1)}%`;
+    const pct = 100 * value;
+    if (pct >= 99.95) return ">99.9%";
+    return pct >= 10 ? `${pct.toFixed(1)}%` : `${Math.round(pct)}%`;
   }
 
   function showResult(result, requestId) {
-    const answer = document.getElementById("answer");
-    answer.textContent = result.answer || "";
-    answer.classList.toggle("no-digit", !result.text);
-    document.getElementById("confidence").textContent = result.text
-      ? percent(result.confidence)
-      : "—";
+    const read = Boolean(result.text);
+    // The headline holds one figure, the whole number's; each digit's is on its own card. With
+    // no digit it is the sentence saying so; a second line of the bot's answer is a note.
+    const [firstLine, ...moreLines] = (result.answer || "").split("\n");
+    document.getElementById("answer-text").textContent = read ? result.text : firstLine;
+    document.getElementById("answer-sure").hidden = !read;
+    document.getElementById("confidence").textContent = read ? percent(result.confidence) : "";
+    document.getElementById("answer").classList.toggle("no-digit", !read);
+    const note = document.getElementById("answer-note");
+    note.textContent = read ? moreLines.join(" ") : "";
+    note.hidden = !note.textContent;
     document.getElementById("model-version").textContent = result.model_version || "?";
-    const digitsBox = document.getElementById("digits");
-    digitsBox.replaceChildren();
-    const guesses = result.digits || [];
-    const inputs = result.inputs || [];
-    // Crops the model called "not a digit" are dropped from `digits`, so inputs pair with
-    // digits only when both lists have the same length.
-    const paired = inputs.length === guesses.length;
-    guesses.forEach((guess, index) => {
-      digitsBox.append(digitFigure(guess, paired ? inputs[index] : null));
-    });
-    if (!paired) inputs.forEach((pixels) => digitsBox.append(digitFigure(null, pixels)));
+    document.getElementById("digits").replaceChildren(...digitFigures(result));
     answerBox.hidden = false;
     errorLine.hidden = true;
     // feedback.js offers "✅ right" / "✏️ correct it" for this answer.
@@ -238,23 +236,50 @@
     revealResult();
   }
 
+  // A card per 28×28 input, left to right, beside the bars of the digit read from it. An input
+  // and a digit pair by their box in the image: the worker drops the inputs the model called
+  // "not a digit" from the digits, and a digit made of several marks is one input, one box.
+  function digitFigures(result) {
+    const guesses = result.digits || [];
+    const inputs = result.inputs || [];
+    const boxes = result.input_boxes || [];
+    const boxKey = (box) => (box || []).join(",");
+    if (boxes.length !== inputs.length) {
+      // An answer without boxes (a worker from before them): pair by position when it can.
+      const paired = inputs.length === guesses.length;
+      const figures = guesses.map((guess, i) => digitFigure(guess, paired ? inputs[i] : null));
+      return paired ? figures : figures.concat(inputs.map((pixels) => digitFigure(null, pixels)));
+    }
+    const byBox = new Map(guesses.map((guess) => [boxKey(guess.box), guess]));
+    const figures = inputs.map((pixels, i) => digitFigure(byBox.get(boxKey(boxes[i])), pixels));
+    const shown = new Set(boxes.map(boxKey));
+    const unpaired = guesses.filter((guess) => !shown.has(boxKey(guess.box)));
+    return figures.concat(unpaired.map((guess) => digitFigure(guess, null)));
+  }
+
   function revealResult() {
-    // On a phone the answer may be below the fold; bring it up without jumping past the canvas.
-    const box = resultPanel.getBoundingClientRect();
+    // On a phone the answer is below the canvas: bring its headline (or the error) into view
+    // with the least scrolling, so the canvas stays on screen for the next digit.
+    const target = errorLine.hidden ? document.getElementById("answer") : errorLine;
+    const box = target.getBoundingClientRect();
     if (box.top < 0 || box.bottom > window.innerHeight) {
-      resultPanel.scrollIntoView({ behavior: "smooth", block: "nearest" });
+      const still = window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+      target.scrollIntoView({ behavior: still ? "instant" : "smooth", block: "nearest" });
     }
   }
 
   function digitFigure(guess, pixels) {
     const figure = document.createElement("figure");
-    figure.className = "digit";
+    figure.className = guess ? "digit" : "digit not-read";
+    const body = document.createElement("div");
+    body.className = "digit-body";
     if (pixels) {
       const input = inputCanvas(pixels);
       input.title = "The 28×28 image the model saw";
-      figure.append(input);
+      body.append(input);
     }
-    if (guess) figure.append(probabilityBars(guess));
+    if (guess) body.append(probabilityBars(guess));
+    figure.append(body);
     const caption = document.createElement("figcaption");
     caption.textContent = guess
       ? `${guess.digit} · ${percent(guess.confidence)}`

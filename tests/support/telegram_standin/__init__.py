@@ -24,7 +24,8 @@ strings from form posts and are coerced per parameter, as Telegram does); long-p
 with offset confirmation and the 409 for a second concurrent poller; webhooks with the secret
 header; per-chat message ids; `reply_to_message`; inline keyboards echoed and validated
 (callback_data <= 64 bytes); "message is not modified"; getFile's 20 MB limit; photos re-offered
-as 2-3 PhotoSize entries, smallest first.
+as 2-3 PhotoSize entries, smallest first; an album as one message (and update) per photo with a
+shared media_group_id and nothing marking the last; a reply carries the message it replies to.
 
 Where it knowingly differs: it serves only the methods and parameters the product uses (plain
 text, inline keyboards, reply_parameters, uploaded photos), and refuses parse_mode rather than

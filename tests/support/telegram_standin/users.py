@@ -12,6 +12,8 @@ from tests.support.telegram_standin import images
 from tests.support.telegram_standin.protocol import JSONDict, utf16_length
 from tests.support.telegram_standin.state import StandInState
 
+MAX_ALBUM_PHOTOS = 10  # Telegram's limit for one media group
+
 
 class UserActions(StandInState):
     def open_chat(self, chat_id: int, *, user_id: int | None = None) -> None:
@@ -19,15 +21,44 @@ class UserActions(StandInState):
         with self._cond:
             self._ensure_chat(chat_id, self._sender_id(chat_id, user_id))
 
-    def user_sends_text(self, chat_id: int, text: str, *, user_id: int | None = None) -> int:
-        """Queue a text message; a leading "/word" gets a bot_command entity. Returns its id."""
+    def user_sends_text(
+        self, chat_id: int, text: str, *, user_id: int | None = None, reply_to: int | None = None
+    ) -> int:
+        """Queue a text message; a leading "/word" gets a bot_command entity. Returns its id.
+
+        With `reply_to`, it replies to that message of the chat (the user swiped it and typed),
+        which the update then carries as `reply_to_message`, buttons and all, as Telegram does.
+        """
         content: JSONDict = {"text": text}
         if text.startswith("/"):
             command = text.split(maxsplit=1)[0]
             content["entities"] = [
                 {"type": "bot_command", "offset": 0, "length": utf16_length(command)}
             ]
-        return self._user_message(chat_id, user_id, content)
+        with self._cond:
+            if reply_to is not None:
+                content["reply_to_message"] = self._replied(chat_id, reply_to)
+            return self._user_message(chat_id, user_id, content)
+
+    def user_sends_album(
+        self, chat_id: int, photos: list[bytes], *, user_id: int | None = None
+    ) -> list[int]:
+        """Queue photos sent together as one album: one message (and update) per photo, all
+        with the same media_group_id and no sign of which is the last, as Telegram sends them.
+        Returns their ids, in order."""
+        if not 2 <= len(photos) <= MAX_ALBUM_PHOTOS:
+            raise ValueError(f"an album holds 2 to {MAX_ALBUM_PHOTOS} photos, got {len(photos)}")
+        variants = [images.photo_variants(photo)[0] for photo in photos]  # outside the lock
+        group = str(secrets.randbits(60))
+        with self._cond:
+            return [
+                self._user_message(
+                    chat_id,
+                    user_id,
+                    {"photo": self._store_photo_sizes(sizes), "media_group_id": group},
+                )
+                for sizes in variants
+            ]
 
     def user_sends_photo(
         self,
@@ -97,6 +128,14 @@ class UserActions(StandInState):
                 "file_size": stored.file_size,
             }
             return self._user_message(chat_id, user_id, {"sticker": sticker})
+
+    def _replied(self, chat_id: int, message_id: int) -> JSONDict:
+        target = self._messages.get((chat_id, message_id))
+        if target is None:
+            raise ValueError(f"no message {message_id} in chat {chat_id} to reply to")
+        replied = copy.deepcopy(target)
+        replied.pop("reply_to_message", None)  # Telegram nests one level only
+        return replied
 
     def user_presses_button(
         self,
